@@ -1,0 +1,2376 @@
+"""Shared library of the PEPS suite.
+
+Everything the five scripts do goes through here: the account file, the HTTP
+session, catalogue queries, the download engine (staging, resume, retries,
+integrity, parallel downloads), WPS submissions and job logs, and the mapping
+of errors to exit statuses.
+
+The library logs through ``logging.getLogger("peps")`` and never prints,
+except through the :class:`Progress` display and :func:`run_script`, which the
+scripts use to turn exceptions into one-line messages and exit statuses.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import datetime as dt
+import email.utils
+import enum
+import errno
+import hashlib
+import json
+import logging
+import math
+import netrc
+import os
+import random
+import re
+import shutil
+import stat
+import sys
+import tempfile
+import threading
+import time
+import xml.etree.ElementTree as ET
+import zipfile
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from pathlib import Path
+from typing import IO, Any
+from urllib.parse import urlsplit
+
+import requests
+from dateutil import parser as date_parser
+
+__version__ = "1.0.0"
+
+log = logging.getLogger("peps")
+log.addHandler(logging.NullHandler())
+
+DEFAULT_URL = "https://peps.cnes.fr"
+USER_AGENT = f"peps-suite/{__version__} (+https://github.com/peps-suite; python-requests)"
+CONNECT_TIMEOUT = 15.0
+READ_TIMEOUT = 60.0
+CHUNK_SIZE = 1 << 20
+COLLECTIONS = ("S1", "S2", "S2ST", "S3")
+SATELLITES = {"S1": ("S1A", "S1B"), "S2ST": ("S2A", "S2B"), "S3": ("S3A", "S3B")}
+DISK_MODES = ("disk", "tier2")
+TAPE_MODES = ("tape", "tier3")
+STAGING_MODES = ("staging",)
+PAGE_SIZE = 500
+DEFAULT_START = "2014-04-03"  # launch of Sentinel-1A, the first Sentinel
+DEFAULT_END = "9999-12-31"  # "far future", as the original tool
+DEFAULT_PARALLEL = 4
+
+
+# --------------------------------------------------------------------------
+# Exit statuses and exceptions
+# --------------------------------------------------------------------------
+
+
+class ExitStatus(enum.IntEnum):
+    """The one table of exit statuses shared by the five scripts."""
+
+    OK = 0
+    FAILED = 1  # some product or result could not be fetched intact
+    BAD_INPUT = 2  # a wrong option, file or value (argparse uses 2 as well)
+    BAD_CREDENTIALS = 3  # the server refused the account
+    SERVER_ERROR = 4  # the server or the network failed
+    NOT_READY = 5  # products still on tape / job not finished: run again later
+    JOB_FAILED = 6  # the MAJA job ended in ERROR or was CANCELED
+    BUSY = 7  # another run holds the lock on this folder or log
+    INTERRUPTED = 130  # Ctrl-C
+
+
+class PepsError(Exception):
+    """Root of every error the suite raises; carries the exit status."""
+
+    exit_status = ExitStatus.FAILED
+
+
+class BadInput(PepsError):
+    """A wrong option, file or value given by the user."""
+
+    exit_status = ExitStatus.BAD_INPUT
+
+
+class BadCredentials(PepsError):
+    """The server refused the account."""
+
+    exit_status = ExitStatus.BAD_CREDENTIALS
+
+
+class ServerError(PepsError):
+    """The server answered something unusable, or the network failed."""
+
+    exit_status = ExitStatus.SERVER_ERROR
+
+    def __init__(self, message: str, status: int | None = None, retry_after: float | None = None):
+        super().__init__(message)
+        self.status = status
+        self.retry_after = retry_after
+
+
+class IntegrityError(PepsError):
+    """A downloaded file does not match what the catalogue announced."""
+
+    exit_status = ExitStatus.FAILED
+
+
+class JobFailed(PepsError):
+    """A MAJA job ended in ERROR or was CANCELED."""
+
+    exit_status = ExitStatus.JOB_FAILED
+
+
+class NotReady(PepsError):
+    """Something is not ready yet (on tape, job running): run again later."""
+
+    exit_status = ExitStatus.NOT_READY
+
+
+class Busy(PepsError):
+    """Another run holds the lock."""
+
+    exit_status = ExitStatus.BUSY
+
+
+class StillStaging(PepsError):
+    """A download answered 202: the product is being staged from tape."""
+
+    exit_status = ExitStatus.NOT_READY
+
+
+# --------------------------------------------------------------------------
+# Small pure helpers: account, dates, tiles, orbits, numbers
+# --------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Credentials:
+    """An account. The password never appears in ``repr``."""
+
+    user: str
+    password: str = dataclasses.field(repr=False)
+    source: str = "account file"
+
+
+def parse_account_text(text: str, origin: str = "the account file") -> Credentials:
+    """Parse ``email password``; the password is everything after the first run of blanks."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    if not lines:
+        raise BadInput(
+            f"{origin} is empty: write 'your.email@address.fr your_password' on its first line"
+        )
+    parts = lines[0].strip().split(None, 1)
+    if len(parts) < 2:
+        raise BadInput(
+            f"{origin} holds a single word: write 'your.email@address.fr your_password' "
+            "(e-mail, a space, the password) on its first line"
+        )
+    user, password = parts[0], parts[1].rstrip("\r\n")
+    if "\x00" in text:
+        raise BadInput(f"{origin} is not a text file: write 'email password' on its first line")
+    return Credentials(user, password)
+
+
+def read_account_file(path: str | os.PathLike[str]) -> Credentials:
+    """Read the account file, with an actionable message for every way it can be wrong."""
+    path = Path(path)
+    if path.is_dir():
+        raise BadInput(f"account file {path} is a folder: give the file holding 'email password'")
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise BadInput(
+            f"account file {path} does not exist: create it with 'email password' on one line"
+        ) from None
+    except OSError as exc:
+        raise BadInput(f"cannot read account file {path}: {exc.strerror}") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise BadInput(
+            f"account file {path} is not UTF-8 text: write 'email password' on its first line"
+        ) from None
+    creds = parse_account_text(text, f"account file {path}")
+    with contextlib.suppress(OSError):
+        if os.name == "posix" and path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+            log.warning(
+                "account file %s can be read by other users: run 'chmod 600 %s'", path, path
+            )
+    return dataclasses.replace(creds, source=f"account file {path}")
+
+
+def resolve_credentials(auth_file: str | None, base_url: str, required: bool = True) -> Credentials | None:
+    """Credentials from ``-a``, then ``PEPS_USER``/``PEPS_PASSWORD``, then ``~/.netrc``."""
+    if auth_file:
+        creds = read_account_file(auth_file)
+    elif os.environ.get("PEPS_USER") and os.environ.get("PEPS_PASSWORD"):
+        creds = Credentials(
+            os.environ["PEPS_USER"], os.environ["PEPS_PASSWORD"], "environment (PEPS_USER)"
+        )
+    else:
+        creds = _netrc_credentials(base_url)
+    if creds is None:
+        if required:
+            raise BadInput(
+                "no account given: pass -a FILE (a file holding 'email password'), or set "
+                "PEPS_USER and PEPS_PASSWORD, or add the server to ~/.netrc"
+            )
+        return None
+    log.debug("using the account %s from %s", creds.user, creds.source)
+    return creds
+
+
+def _netrc_credentials(base_url: str) -> Credentials | None:
+    host = urlsplit(base_url).hostname or ""
+    path = Path(os.environ.get("NETRC") or Path.home() / ".netrc")
+    if not path.is_file():
+        return None
+    try:
+        entry = netrc.netrc(str(path)).authenticators(host)
+    except (netrc.NetrcParseError, OSError, UnicodeDecodeError) as exc:
+        raise BadInput(f"cannot read {path}: {exc}; fix or remove it, or pass -a FILE") from None
+    if not entry or not entry[0] or entry[2] is None:
+        return None
+    return Credentials(entry[0], entry[2], f"{path} (machine {host})")
+
+
+def parse_date(text: str, option: str = "date") -> dt.datetime:
+    """Parse an ISO date or date-time (python-dateutil); naive UTC."""
+    value = str(text).strip()
+    try:
+        parsed = date_parser.isoparse(value)
+    except (ValueError, OverflowError):
+        raise BadInput(
+            f"{option}: '{text}' is not a date; use YYYY-MM-DD or an ISO date-time "
+            "such as 2017-01-01T10:30:00"
+        ) from None
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    return parsed
+
+
+def format_date(value: dt.datetime) -> str:
+    """Dates at midnight print as YYYY-MM-DD, others as an ISO date-time."""
+    if value.time() == dt.time(0, 0):
+        return value.strftime("%Y-%m-%d")
+    return value.strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def parse_period(start: str | None, end: str | None,
+                 start_option: str = "-d/--start_date", end_option: str = "-f/--end_date",
+                 ) -> tuple[dt.datetime, dt.datetime]:
+    """Parse and check a start/end pair: the end must come after the start."""
+    start_dt = parse_date(start or DEFAULT_START, start_option)
+    end_dt = parse_date(end or DEFAULT_END, end_option)
+    if end_dt <= start_dt:
+        raise BadInput(
+            f"the end date {format_date(end_dt)} ({end_option}) is not after the start date "
+            f"{format_date(start_dt)} ({start_option}); note that a bare date means 00:00, "
+            "so one day of data is -d DAY -f NEXT_DAY"
+        )
+    return start_dt, end_dt
+
+
+TILE_RE = re.compile(r"^[0-6][0-9][A-Za-z]([A-Za-z]){0,2}%?$")
+
+
+def parse_tile(text: str) -> str:
+    """Normalise an MGRS tile: a leading ``T`` dropped, upper case, checked."""
+    tile = str(text).strip()
+    if len(tile) > 1 and tile[0] in "Tt" and tile[1].isdigit():
+        tile = tile[1:]
+    if not TILE_RE.match(tile):
+        raise BadInput(
+            f"'{text}' is not an MGRS tile: expected two digits and up to three letters, "
+            "such as 31TCJ (a leading T is allowed)"
+        )
+    return tile.upper()
+
+
+def parse_int(text: Any, option: str, minimum: int | None = None, maximum: int | None = None) -> int:
+    """An integer option, in range, with a message naming the option."""
+    try:
+        value = int(str(text).strip())
+    except ValueError:
+        raise BadInput(f"{option}: '{text}' is not a whole number") from None
+    if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+        bounds = f"{minimum} to {maximum}" if maximum is not None else f"at least {minimum}"
+        raise BadInput(f"{option}: {value} is out of range ({bounds})")
+    return value
+
+
+def parse_float(text: Any, option: str, minimum: float | None = None, maximum: float | None = None) -> float:
+    """A number option, in range, with a message naming the option."""
+    try:
+        value = float(str(text).strip())
+    except ValueError:
+        raise BadInput(f"{option}: '{text}' is not a number") from None
+    if not math.isfinite(value):
+        raise BadInput(f"{option}: '{text}' is not a finite number")
+    if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+        bounds = f"{minimum:g} to {maximum:g}" if maximum is not None else f"at least {minimum:g}"
+        raise BadInput(f"{option}: {value:g} is out of range ({bounds})")
+    return value
+
+
+def relative_orbit_s1(platform: str, absolute_orbit: int) -> int:
+    """Relative orbit of a Sentinel-1 product from its absolute orbit."""
+    offset = 73 if platform.upper() == "S1A" else 27
+    return ((int(absolute_orbit) - offset) % 175) + 1
+
+
+S2_ORBIT_RE = re.compile(r"_R(\d{3})(?:_|$)")
+
+
+def relative_orbit(product: Product) -> int | None:
+    """Relative orbit: S2 from ``_Rnnn`` in the name, S1 from the formula."""
+    if product.name.startswith("S2"):
+        match = S2_ORBIT_RE.search(product.name)
+        return int(match.group(1)) if match else None
+    if product.name.startswith("S1"):
+        orbit = product.properties.get("orbitNumber")
+        platform = product.properties.get("platform") or product.name[:3]
+        if isinstance(orbit, int) and isinstance(platform, str):
+            return relative_orbit_s1(platform, orbit)
+    value = product.properties.get("relativeOrbitNumber")
+    return value if isinstance(value, int) else None
+
+
+def human_size(size: float | None) -> str:
+    """1536 -> '1.5 KiB'."""
+    if size is None:
+        return "?"
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(value) < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} TiB"  # pragma: no cover
+
+
+def human_duration(seconds: float) -> str:
+    """65 -> '1:05', 3700 -> '1:01:40'."""
+    seconds = max(0, int(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def write_atomic(path: str | os.PathLike[str], data: str | bytes) -> None:
+    """Write a whole file under a temporary name, then rename it into place."""
+    path = Path(path)
+    payload = data.encode("utf-8") if isinstance(data, str) else data
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(payload)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def sleep(seconds: float) -> None:
+    """Every wait of the suite goes through here (KeyboardInterrupt goes through)."""
+    if seconds > 0:
+        time.sleep(seconds)
+
+
+# --------------------------------------------------------------------------
+# HTTP: one session, one request helper, one place mapping answers to errors
+# --------------------------------------------------------------------------
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """``Retry-After`` in seconds, from a number or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.timezone.utc)
+    return max(0.0, (when - dt.datetime.now(dt.timezone.utc)).total_seconds())
+
+
+def error_message_of(response: requests.Response, limit: int = 65536) -> str:
+    """The human part of an error answer: JSON ErrorMessage, WPS ExceptionText, or page title."""
+    try:
+        raw = response.raw.read(limit, decode_content=True) if response.raw else b""
+    except Exception:  # noqa: BLE001  (the body of an error answer is best effort)
+        raw = b""
+    if not raw and response._content not in (False, None):  # already consumed
+        raw = response.content[:limit]
+    return summarize_error_body(raw, response.headers.get("Content-Type", ""))
+
+
+def summarize_error_body(raw: bytes, content_type: str = "") -> str:
+    """One line telling what an error body says."""
+    text = raw.decode("utf-8", "replace").strip()
+    if not text:
+        return "empty answer"
+    with contextlib.suppress(ValueError):
+        data = json.loads(text)
+        if isinstance(data, dict):
+            for key in ("ErrorMessage", "errorMessage", "message", "error", "detail"):
+                if data.get(key):
+                    return one_line(str(data[key]))
+        return one_line(text)
+    if text.startswith("<"):
+        exception = parse_exception_report(text)
+        if exception:
+            return exception
+        title = re.search(r"<title[^>]*>(.*?)</title>", text, re.I | re.S)
+        heading = re.search(r"<h1[^>]*>(.*?)</h1>", text, re.I | re.S)
+        found = (title or heading)
+        if found:
+            return "HTML page: " + one_line(re.sub(r"<[^>]+>", "", found.group(1)))
+        return "an HTML/XML page instead of the expected data"
+    return one_line(text)
+
+
+def one_line(text: str, limit: int = 300) -> str:
+    """Collapse whitespace; cut long texts."""
+    flat = " ".join(str(text).split())
+    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
+
+
+class Client:
+    """One HTTP session to one PEPS server, with timeouts, retries and error mapping.
+
+    ``request`` retries what is safe to repeat (``retry=True``: catalogue
+    queries, download GETs) on connection errors, timeouts, 5xx and 429,
+    honouring ``Retry-After``; a WPS execute is sent with ``retry=False``.
+    """
+
+    def __init__(
+        self,
+        base_url: str = DEFAULT_URL,
+        credentials: Credentials | None = None,
+        *,
+        insecure: bool = False,
+        timeout: float = READ_TIMEOUT,
+        retries: int = 5,
+        backoff: float = 1.0,
+        max_backoff: float = 60.0,
+    ) -> None:
+        self.base_url = normalize_base_url(base_url)
+        self.credentials = credentials
+        self.timeout = (CONNECT_TIMEOUT, float(timeout))
+        self.retries = retries
+        self.backoff = backoff
+        self.max_backoff = max_backoff
+        self.session = requests.Session()
+        self.session.headers["User-Agent"] = USER_AGENT
+        self.session.verify = not insecure
+        if insecure:
+            log.warning("TLS certificates are NOT verified (--insecure): use only on a trusted network")
+            with contextlib.suppress(Exception):
+                import urllib3
+
+                urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+        self.cancelled = threading.Event()  # set on Ctrl-C: worker threads stop writing
+
+    def close(self) -> None:
+        self.session.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def endpoint(self, path: str) -> str:
+        """An endpoint of the server, from its base URL."""
+        return self.base_url + "/" + path.lstrip("/")
+
+    @property
+    def auth(self) -> tuple[str, str] | None:
+        return (self.credentials.user, self.credentials.password) if self.credentials else None
+
+    def require_credentials(self) -> None:
+        if self.credentials is None:
+            raise BadInput("this needs an account: pass -a FILE holding 'email password'")
+
+    def delay(self, attempt: int, retry_after: float | None = None) -> float:
+        """Exponential backoff with full jitter, or the server's Retry-After."""
+        if retry_after is not None:
+            return min(retry_after, self.max_backoff * 5)
+        ceiling = min(self.max_backoff, self.backoff * (2 ** attempt))
+        return random.uniform(ceiling / 2, ceiling)
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        what: str,
+        params: dict[str, Any] | None = None,
+        auth: bool = False,
+        retry: bool = True,
+        stream: bool = False,
+        headers: dict[str, str] | None = None,
+        accept: Iterable[int] = (200,),
+    ) -> requests.Response:
+        """Send one request (retried when safe) and return an accepted answer.
+
+        Statuses in ``accept`` are returned; 401/403 raise ``BadCredentials``;
+        429 and 5xx are retried then raise ``ServerError``; others raise
+        ``ServerError`` with the server's own message.
+        """
+        if auth:
+            self.require_credentials()
+        accepted = set(accept)
+        attempt = 0
+        while True:
+            try:
+                response = self.session.request(
+                    method, url, params=params, headers=headers, stream=stream,
+                    timeout=self.timeout, auth=self.auth if auth else None,
+                )
+            except requests.exceptions.SSLError as exc:
+                raise ServerError(
+                    f"TLS verification of {urlsplit(url).hostname} failed ({exc.__class__.__name__}):"
+                    " check the URL, or pass --insecure if you trust this network"
+                ) from None
+            except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
+                if retry and attempt < self.retries:
+                    pause = self.delay(attempt)
+                    log.info("%s: %s; retrying in %.1f s (%d/%d)", what, describe_network_error(exc),
+                             pause, attempt + 1, self.retries)
+                    attempt += 1
+                    sleep(pause)
+                    continue
+                raise ServerError(f"{what}: {describe_network_error(exc)} ({self.base_url});"
+                                  " check the URL and your network, then try again") from None
+            except requests.exceptions.InvalidURL as exc:
+                raise BadInput(f"invalid URL {url}: {exc}") from None
+            if response.status_code in accepted:
+                return response
+            error = self.error_for(response, what)
+            response.close()
+            if isinstance(error, ServerError) and is_retriable(error.status) and retry \
+                    and attempt < self.retries:
+                pause = self.delay(attempt, error.retry_after)
+                log.info("%s: %s; retrying in %.1f s (%d/%d)", what, error, pause, attempt + 1,
+                         self.retries)
+                attempt += 1
+                sleep(pause)
+                continue
+            raise error
+
+    def error_for(self, response: requests.Response, what: str) -> PepsError:
+        """The one place that turns an unexpected HTTP answer into an exception."""
+        status = response.status_code
+        message = error_message_of(response)
+        if status in (401, 403):
+            return BadCredentials(
+                f"{what}: the server refused the account ({status} {message}): "
+                "check the e-mail and password in your account file"
+            )
+        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        if status == 429 or status >= 500:
+            return ServerError(f"{what}: server answered {status} ({message})", status, retry_after)
+        if 300 <= status < 400:
+            return ServerError(f"{what}: unexpected redirect {status} to "
+                               f"{response.headers.get('Location', '?')}", status)
+        if status == 400:
+            return BadInput(f"{what}: the server refused the request: {message}")
+        return ServerError(f"{what}: server answered {status} ({message})", status, retry_after)
+
+    def get_json(self, url: str, *, what: str, params: dict[str, Any] | None = None,
+                 auth: bool = False) -> Any:
+        """GET a JSON document (retried), with a clear error when it is not JSON."""
+        response = self.request("GET", url, what=what, params=params, auth=auth)
+        return parse_json_body(response.content, what, response.headers.get("Content-Type", ""))
+
+
+def parse_json_body(raw: bytes, what: str, content_type: str = "") -> Any:
+    """Decode a JSON answer, or raise ServerError saying what came instead."""
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise ServerError(
+            f"{what}: the server did not answer JSON ({summarize_error_body(raw, content_type)})"
+        ) from None
+
+
+def is_retriable(status: int | None) -> bool:
+    return status is not None and (status == 429 or status >= 500)
+
+
+def describe_network_error(exc: Exception) -> str:
+    text = str(exc)
+    if isinstance(exc, requests.exceptions.Timeout) or "timed out" in text.lower():
+        return "no answer within the timeout"
+    if "Connection refused" in text:
+        return "connection refused"
+    if "Name or service not known" in text or "nodename nor servname" in text \
+            or "NameResolutionError" in text or "getaddrinfo" in text:
+        return "the server name cannot be resolved"
+    return f"network error ({exc.__class__.__name__})"
+
+
+def normalize_base_url(url: str) -> str:
+    """Check and normalise ``--url``: scheme and host required, no trailing slash."""
+    value = str(url).strip()
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise BadInput(f"--url: '{url}' is not an http(s) URL such as https://peps.cnes.fr")
+    return value.rstrip("/")
+
+
+# --------------------------------------------------------------------------
+# Catalogue search
+# --------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class Product:
+    """One catalogue product, as the suite uses it."""
+
+    name: str
+    id: str
+    collection: str
+    date: str
+    cloud_cover: float | None
+    size: int | None
+    checksum: str | None
+    storage: str
+    geometry: Any
+    download_url: str
+    properties: dict[str, Any]
+    feature: dict[str, Any] = dataclasses.field(repr=False, default_factory=dict)
+
+    @classmethod
+    def from_feature(cls, feature: dict[str, Any], base_url: str, collection: str = "") -> Product:
+        """Build a product from a GeoJSON feature; raise ServerError if it lacks a name or id."""
+        if not isinstance(feature, dict):
+            raise ServerError("the catalogue answered a feature that is not an object")
+        props = feature.get("properties")
+        if not isinstance(props, dict):
+            props = {}
+        name = props.get("productIdentifier") or props.get("title") or props.get("identifier")
+        ident = feature.get("id") or props.get("id")
+        if not isinstance(name, str) or not name or not isinstance(ident, (str, int)):
+            raise ServerError("the catalogue answered a product without productIdentifier or id")
+        if "/" in name or "\\" in name or name in (".", ".."):
+            raise ServerError(f"the catalogue answered an unusable product name {name!r}")
+        coll = props.get("collection") if isinstance(props.get("collection"), str) else collection
+        services = props.get("services") if isinstance(props.get("services"), dict) else {}
+        download = services.get("download") if isinstance(services.get("download"), dict) else {}
+        url = download.get("url") if isinstance(download.get("url"), str) else None
+        if not url:
+            url = f"{base_url}/resto/collections/{coll}/{ident}/download"
+        storage = props.get("storage")
+        mode = storage.get("mode") if isinstance(storage, dict) else storage
+        size = props.get("resourceSize", download.get("size"))
+        checksum = props.get("resourceChecksum") or download.get("checksum")
+        cloud = props.get("cloudCover")
+        return cls(
+            name=name,
+            id=str(ident),
+            collection=coll or collection,
+            date=str(props.get("startDate") or ""),
+            cloud_cover=float(cloud) if isinstance(cloud, (int, float)) else None,
+            size=int(size) if isinstance(size, int) and size >= 0 else None,
+            checksum=checksum.upper() if isinstance(checksum, str) and checksum else None,
+            storage=mode.lower() if isinstance(mode, str) else "unknown",
+            geometry=feature.get("geometry"),
+            download_url=url,
+            properties=props,
+            feature=feature,
+        )
+
+    @property
+    def zip_name(self) -> str:
+        return f"{self.name}.zip"
+
+    def record(self) -> dict[str, Any]:
+        """The product as a plain record (API and footprints)."""
+        return {
+            "name": self.name, "id": self.id, "collection": self.collection, "date": self.date,
+            "cloud_cover": self.cloud_cover, "size": self.size, "checksum": self.checksum,
+            "storage": self.storage, "download_url": self.download_url,
+        }
+
+
+@dataclasses.dataclass
+class SearchQuery:
+    """A catalogue query, checked; ``params()`` gives the resto parameters."""
+
+    collection: str = "S2ST"
+    start: dt.datetime | None = None
+    end: dt.datetime | None = None
+    location: dict[str, str] = dataclasses.field(default_factory=dict)
+    product_type: str | None = None
+    sensor_mode: str | None = None
+    orbit: int | None = None
+    clouds: float = 100.0
+    satellite: str | None = None
+    extra: dict[str, str] = dataclasses.field(default_factory=dict)
+
+    def params(self) -> dict[str, str]:
+        params = dict(self.location)
+        if self.start:
+            params["startDate"] = format_date(self.start)
+        if self.end:
+            params["completionDate"] = format_date(self.end)
+        if self.product_type:
+            params["productType"] = self.product_type
+        if self.sensor_mode:
+            params["sensorMode"] = self.sensor_mode
+        if self.satellite:
+            params["platform"] = self.satellite
+        if self.clouds < 100:
+            params["cloudCover"] = f"[0,{self.clouds:g}]"
+        params.update(self.extra)
+        return params
+
+    def keeps(self, product: Product) -> str | None:
+        """Why a product is filtered out (None: it is kept)."""
+        if self.orbit is not None and relative_orbit(product) != self.orbit:
+            return f"relative orbit is not {self.orbit}"
+        if product.cloud_cover is not None and product.cloud_cover > self.clouds:
+            return f"cloud cover {product.cloud_cover:g}% above {self.clouds:g}%"
+        platform = product.properties.get("platform")
+        if self.satellite and isinstance(platform, str) and platform.upper() != self.satellite:
+            return f"satellite {platform} is not {self.satellite}"
+        return None
+
+
+def check_collection(collection: str) -> str:
+    """S1, S2, S2ST, S3; S2 is served by S2ST nowadays."""
+    value = str(collection).strip().upper()
+    if value not in COLLECTIONS:
+        raise BadInput(f"-c/--collection: unknown collection '{collection}'; choose one of "
+                       f"{', '.join(COLLECTIONS)}")
+    if value == "S2":
+        log.warning("note: the S2 collection is served by S2ST on PEPS since 2020; searching S2ST")
+        value = "S2ST"
+    return value
+
+
+def check_satellite(satellite: str | None, collection: str) -> str | None:
+    if not satellite:
+        return None
+    value = satellite.strip().upper()
+    allowed = SATELLITES.get(collection, ())
+    if value not in allowed:
+        raise BadInput(f"--sat/--satellite {satellite} does not fly in collection {collection}; "
+                       f"choose {' or '.join(allowed)}")
+    return value
+
+
+def location_params(
+    *,
+    tile: str | None = None,
+    location: str | None = None,
+    lat: float | None = None,
+    lon: float | None = None,
+    latmin: float | None = None,
+    latmax: float | None = None,
+    lonmin: float | None = None,
+    lonmax: float | None = None,
+    shape: str | None = None,
+    location_option: str = "-l/--location",
+) -> dict[str, str]:
+    """Exactly one location kind, as resto parameters."""
+    kinds = []
+    if tile:
+        kinds.append("-t/--tile")
+    if location:
+        kinds.append(location_option)
+    if lat is not None or lon is not None:
+        kinds.append("--lat/--lon")
+    if any(v is not None for v in (latmin, latmax, lonmin, lonmax)):
+        kinds.append("--latmin/--latmax/--lonmin/--lonmax")
+    if shape:
+        kinds.append("--shape")
+    if not kinds:
+        raise BadInput(f"no location given: use one of -t/--tile, {location_option}, "
+                       "--lat and --lon, --latmin/--latmax/--lonmin/--lonmax, or --shape")
+    if len(kinds) > 1:
+        raise BadInput(f"give one location only, not {' and '.join(kinds)}")
+    if tile:
+        return {"tileid": parse_tile(tile)}
+    if location:
+        if not str(location).strip():
+            raise BadInput(f"{location_option}: the place name is empty")
+        return {"q": str(location).strip()}
+    if lat is not None or lon is not None:
+        if lat is None or lon is None:
+            raise BadInput("a point needs both --lat and --lon")
+        return point_params(lat, lon)
+    if shape:
+        return shape_params(shape)
+    if None in (latmin, latmax, lonmin, lonmax):
+        raise BadInput("a rectangle needs all four of --latmin, --latmax, --lonmin, --lonmax")
+    return box_params(lonmin, latmin, lonmax, latmax)  # type: ignore[arg-type]
+
+
+def point_params(lat: float, lon: float) -> dict[str, str]:
+    lat = parse_float(lat, "--lat", -90, 90)
+    lon = parse_float(lon, "--lon", -180, 180)
+    return {"lat": f"{lat:g}", "lon": f"{lon:g}"}
+
+
+def box_params(lonmin: float, latmin: float, lonmax: float, latmax: float) -> dict[str, str]:
+    lonmin = parse_float(lonmin, "--lonmin", -180, 180)
+    lonmax = parse_float(lonmax, "--lonmax", -180, 180)
+    latmin = parse_float(latmin, "--latmin", -90, 90)
+    latmax = parse_float(latmax, "--latmax", -90, 90)
+    if latmin >= latmax or lonmin >= lonmax:
+        raise BadInput("the rectangle is empty: --latmin must be below --latmax and "
+                       "--lonmin below --lonmax")
+    return {"box": f"{lonmin:g},{latmin:g},{lonmax:g},{latmax:g}"}
+
+
+def shape_params(path: str) -> dict[str, str]:
+    """A GeoJSON file reduced to its bounding box (or a point)."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise BadInput(f"--shape: {path} does not exist") from None
+    except IsADirectoryError:
+        raise BadInput(f"--shape: {path} is a folder, not a GeoJSON file") from None
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise BadInput(f"--shape: {path} is not a readable GeoJSON file ({one_line(str(exc), 120)})"
+                       ) from None
+    lons, lats = geojson_extent(data, path)
+    if min(lons) == max(lons) and min(lats) == max(lats):
+        return point_params(lats[0], lons[0])
+    if min(lons) == max(lons) or min(lats) == max(lats):  # a vertical or horizontal line
+        pad = 1e-6
+        return box_params(min(lons) - pad, min(lats) - pad, max(lons) + pad, max(lats) + pad)
+    return box_params(min(lons), min(lats), max(lons), max(lats))
+
+
+def geojson_extent(data: Any, origin: str) -> tuple[list[float], list[float]]:
+    """All longitudes and latitudes of a GeoJSON geometry, Feature or FeatureCollection."""
+    if isinstance(data, dict):
+        crs = data.get("crs")
+        if isinstance(crs, dict):
+            name = str((crs.get("properties") or {}).get("name", ""))
+            if name and not re.search(r"CRS84|EPSG::?4326$", name):
+                raise BadInput(f"--shape: {origin} uses the CRS {name}; save it in WGS84 "
+                               "longitude/latitude (CRS84)")
+    lons: list[float] = []
+    lats: list[float] = []
+
+    def walk_coords(coords: Any) -> None:
+        if isinstance(coords, (list, tuple)) and len(coords) >= 2 and all(
+                isinstance(c, (int, float)) and not isinstance(c, bool) for c in coords[:2]):
+            lons.append(float(coords[0]))
+            lats.append(float(coords[1]))
+        elif isinstance(coords, (list, tuple)):
+            for item in coords:
+                walk_coords(item)
+
+    def walk(obj: Any) -> None:
+        if not isinstance(obj, dict):
+            return
+        kind = obj.get("type")
+        if kind == "FeatureCollection":
+            for feature in obj.get("features") or []:
+                walk(feature)
+        elif kind == "Feature":
+            walk(obj.get("geometry"))
+        elif kind == "GeometryCollection":
+            for geometry in obj.get("geometries") or []:
+                walk(geometry)
+        elif kind in ("Point", "MultiPoint", "LineString", "MultiLineString", "Polygon",
+                      "MultiPolygon"):
+            walk_coords(obj.get("coordinates"))
+
+    walk(data)
+    if not lons:
+        raise BadInput(f"--shape: {origin} holds no GeoJSON geometry with coordinates")
+    if not all(-180 <= x <= 180 for x in lons) or not all(-90 <= y <= 90 for y in lats):
+        raise BadInput(f"--shape: {origin} has coordinates outside longitude/latitude ranges; "
+                       "save it in WGS84 (CRS84)")
+    return lons, lats
+
+
+def search_url(client: Client, collection: str) -> str:
+    return client.endpoint(f"/resto/api/collections/{collection}/search.json")
+
+
+def iter_search(client: Client, collection: str, params: dict[str, str],
+                page_size: int = PAGE_SIZE, pages: list[dict[str, Any]] | None = None,
+                ) -> Iterator[dict[str, Any]]:
+    """Yield the features of every page, bounded by ``totalResults``.
+
+    The raw pages are appended to ``pages`` when given (for ``--json``).
+    """
+    url = search_url(client, collection)
+    page = 1
+    seen = 0
+    while True:
+        query = dict(params, maxRecords=str(page_size), page=str(page))
+        answer = client.get_json(url, what=f"catalogue search ({collection}, page {page})",
+                                 params=query)
+        if not isinstance(answer, dict):
+            raise ServerError("the catalogue answered JSON that is not a FeatureCollection")
+        if "ErrorMessage" in answer or "ErrorCode" in answer:
+            raise BadInput(f"the catalogue refused the search: {answer.get('ErrorMessage', answer)}")
+        features = answer.get("features")
+        if not isinstance(features, list):
+            raise ServerError("the catalogue answered JSON without a 'features' list")
+        if pages is not None:
+            pages.append(answer)
+        yield from features
+        seen += len(features)
+        total = (answer.get("properties") or {}).get("totalResults") \
+            if isinstance(answer.get("properties"), dict) else None
+        if not features or len(features) < page_size:
+            return
+        if isinstance(total, int) and seen >= total:
+            return
+        page += 1
+
+
+@dataclasses.dataclass
+class SearchResult:
+    """Products kept, products left out (with the reason), and the raw pages."""
+
+    products: list[Product]
+    skipped: dict[str, str]
+    pages: list[dict[str, Any]]
+
+    def merged_answer(self) -> dict[str, Any]:
+        """All pages merged into one FeatureCollection (``--json``)."""
+        features = [f for page in self.pages for f in page.get("features", [])]
+        props = dict(self.pages[0].get("properties", {})) if self.pages else {}
+        props.update({"itemsPerPage": len(features), "startIndex": 1})
+        if isinstance(props.get("links"), list):
+            props["links"] = [link for link in props["links"]
+                              if not (isinstance(link, dict) and link.get("rel") == "next")]
+        return {"type": "FeatureCollection", "properties": props, "features": features}
+
+
+def search(client: Client, query: SearchQuery, limit: int | None = None) -> SearchResult:
+    """Run a query over every page; filter; drop ``unknown`` storage with a note."""
+    pages: list[dict[str, Any]] = []
+    products: list[Product] = []
+    skipped: dict[str, str] = {}
+    seen: set[str] = set()
+    for feature in iter_search(client, query.collection, query.params(), pages=pages):
+        product = Product.from_feature(feature, client.base_url, query.collection)
+        if product.name in seen:
+            continue
+        seen.add(product.name)
+        reason = query.keeps(product)
+        if reason:
+            log.debug("left out %s: %s", product.name, reason)
+            continue
+        if product.storage == "unknown":
+            skipped[product.name] = "unknown"
+            log.warning("%s has storage 'unknown' and cannot be downloaded: skipped "
+                        "(please tell the PEPS team)", product.name)
+            continue
+        products.append(product)
+    products.sort(key=lambda p: p.date, reverse=True)
+    if limit is not None:
+        products = products[:limit]
+    return SearchResult(products, skipped, pages)
+
+
+def lookup_product(client: Client, product: Product) -> Product | None:
+    """The product's current catalogue record (None when it no longer exists)."""
+    url = client.endpoint(f"/resto/collections/{product.collection}/{product.id}.json")
+    try:
+        response = client.request("GET", url, what=f"catalogue lookup of {product.name}",
+                                  accept=(200, 404))
+    except BadInput:
+        return None
+    if response.status_code == 404:
+        return None
+    feature = parse_json_body(response.content, f"catalogue lookup of {product.name}")
+    if isinstance(feature, dict) and feature.get("type") == "FeatureCollection":
+        features = feature.get("features") or []
+        feature = features[0] if features else None
+    if not isinstance(feature, dict):
+        return None
+    return Product.from_feature(feature, client.base_url, product.collection)
+
+
+def footprints_collection(products: Iterable[Product]) -> dict[str, Any]:
+    """The selected products as a GeoJSON FeatureCollection."""
+    features = []
+    for product in products:
+        props = product.record()
+        props.update({"identifier": product.name, "productIdentifier": product.name,
+                      "title": product.name})
+        features.append({"type": "Feature", "id": product.id, "geometry": product.geometry,
+                         "properties": props})
+    return {"type": "FeatureCollection", "features": features}
+
+
+def products_table(products: list[Product]) -> str:
+    """A plain table: name, date, cloud cover, size, storage."""
+    rows = [("product", "date", "clouds", "size", "storage")]
+    for product in products:
+        cloud = "-" if product.cloud_cover is None else f"{product.cloud_cover:.0f}%"
+        rows.append((product.name, product.date[:19], cloud, human_size(product.size),
+                     product.storage))
+    return format_table(rows)
+
+
+def format_table(rows: list[tuple[str, ...]]) -> str:
+    widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip()
+                     for row in rows)
+
+
+# --------------------------------------------------------------------------
+# Progress display
+# --------------------------------------------------------------------------
+
+
+class Progress:
+    """Bytes, rate and ETA on a terminal; plain log lines otherwise; nothing when quiet."""
+
+    def __init__(self, stream: IO[str] | None = None, enabled: bool | None = None,
+                 quiet: bool = False, interval: float = 0.5) -> None:
+        self.stream = stream or sys.stderr
+        is_tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.live = (is_tty if enabled is None else enabled) and not quiet
+        self.quiet = quiet
+        self.interval = interval
+        self.lock = threading.Lock()
+        self.files: dict[str, list[float]] = {}  # name -> [done, total, started]
+        self.total_bytes = 0
+        self.done_bytes = 0
+        self.started = time.monotonic()
+        self.last_draw = 0.0
+        self.width = 0
+
+    def add_total(self, size: int | None) -> None:
+        with self.lock:
+            self.total_bytes += size or 0
+
+    def start(self, name: str, total: int | None, offset: int = 0) -> None:
+        with self.lock:
+            self.files[name] = [offset, float(total or 0), time.monotonic()]
+            self.done_bytes += offset
+        if not self.live and not self.quiet:
+            log.info("downloading %s (%s)%s", name, human_size(total),
+                     f", resuming at {human_size(offset)}" if offset else "")
+
+    def advance(self, name: str, nbytes: int) -> None:
+        with self.lock:
+            entry = self.files.get(name)
+            if entry:
+                entry[0] += nbytes
+            self.done_bytes += nbytes
+            now = time.monotonic()
+            if self.live and now - self.last_draw >= self.interval:
+                self.last_draw = now
+                self._draw(now)
+
+    def restart(self, name: str, lost: int) -> None:
+        """Bytes thrown away (a server that ignored Range, a corrupt file)."""
+        with self.lock:
+            entry = self.files.get(name)
+            if entry:
+                entry[0] = max(0, entry[0] - lost)
+            self.done_bytes = max(0, self.done_bytes - lost)
+
+    def finish(self, name: str, ok: bool = True) -> None:
+        with self.lock:
+            entry = self.files.pop(name, None)
+            if self.live:
+                self._clear()
+        if entry and ok and not self.quiet:
+            elapsed = max(time.monotonic() - entry[2], 1e-6)
+            log.info("downloaded %s (%s in %.1f s, %s/s)", name, human_size(entry[1]), elapsed,
+                     human_size(entry[0] / elapsed))
+
+    def _clear(self) -> None:
+        if self.width:
+            self.stream.write("\r" + " " * self.width + "\r")
+            self.stream.flush()
+            self.width = 0
+
+    def _draw(self, now: float) -> None:
+        elapsed = max(now - self.started, 1e-6)
+        rate = self.done_bytes / elapsed
+        remaining = max(self.total_bytes - self.done_bytes, 0)
+        eta = human_duration(remaining / rate) if rate > 0 and self.total_bytes else "?"
+        parts = [f"{human_size(self.done_bytes)}/{human_size(self.total_bytes)}",
+                 f"{human_size(rate)}/s", f"ETA {eta}"]
+        for name, (done, total, _) in list(self.files.items())[:3]:
+            pct = f"{100 * done / total:.0f}%" if total else human_size(done)
+            parts.append(f"{name[:24]}… {pct}")
+        line = " | ".join(parts)[:200]
+        self.stream.write("\r" + line.ljust(self.width))
+        self.stream.flush()
+        self.width = len(line)
+
+
+# --------------------------------------------------------------------------
+# Download engine: one file as a transaction
+# --------------------------------------------------------------------------
+
+ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")
+PART_SUFFIX = ".part"
+
+
+def partial_path(final: Path) -> Path:
+    """Where a download is written until it is complete and checked."""
+    return final.with_name(final.name + PART_SUFFIX)
+
+
+CONTENT_RANGE_RE = re.compile(r"^\s*bytes\s+(\d+)-(\d+)/(\d+|\*)\s*$", re.I)
+
+
+def parse_content_range(value: str | None) -> tuple[int, int, int | None] | None:
+    """``bytes 10-99/100`` -> (10, 99, 100); None if malformed."""
+    match = CONTENT_RANGE_RE.match(value or "")
+    if not match:
+        return None
+    start, end, total = match.groups()
+    return int(start), int(end), None if total == "*" else int(total)
+
+
+class _Hasher:
+    """MD5 computed beside the writes."""
+
+    def __init__(self) -> None:
+        self.md5 = hashlib.md5()  # noqa: S324  (PEPS publishes MD5; not a security use)
+
+    def update(self, data: bytes | memoryview) -> None:
+        self.md5.update(data)
+
+    def hexdigest(self) -> str:
+        return self.md5.hexdigest().upper()
+
+
+def hash_file(path: Path, limit: int | None = None) -> tuple[_Hasher, int]:
+    """MD5 of the first ``limit`` bytes of a file (all when None)."""
+    hasher = _Hasher()
+    done = 0
+    with open(path, "rb") as handle:
+        while limit is None or done < limit:
+            block = handle.read(CHUNK_SIZE if limit is None else min(CHUNK_SIZE, limit - done))
+            if not block:
+                break
+            hasher.update(block)
+            done += len(block)
+    return hasher, done
+
+
+@dataclasses.dataclass
+class DownloadSpec:
+    """What to fetch and how to check it."""
+
+    url: str
+    dest: Path
+    label: str
+    size: int | None = None
+    md5: str | None = None
+    expect_zip: bool = True
+
+
+def download_file(client: Client, spec: DownloadSpec, progress: Progress | None = None,
+                  max_attempts: int = 6, integrity_attempts: int = 3) -> Path:
+    """Fetch one file as a transaction: partial name, resume, checks, rename.
+
+    Raises ``StillStaging`` on 202, ``BadCredentials``, ``IntegrityError``
+    after ``integrity_attempts`` bad copies, ``ServerError`` when the retries
+    are used up. The final name appears only for a complete, checked file.
+    """
+    progress = progress or Progress(quiet=True)
+    part = partial_path(spec.dest)
+    for round_ in range(1, integrity_attempts + 1):
+        try:
+            digest = _fetch_into(client, spec, part, progress, max_attempts)
+            _check_complete(spec, part, digest)
+        except IntegrityError as exc:
+            with contextlib.suppress(OSError):
+                part.unlink()
+            progress.finish(spec.label, ok=False)
+            if round_ == integrity_attempts:
+                raise IntegrityError(f"{exc}; gave up after {integrity_attempts} copies, "
+                                     "nothing kept") from None
+            log.warning("%s; downloading it again (%d/%d)", exc, round_ + 1, integrity_attempts)
+            continue
+        except OSError as exc:
+            progress.finish(spec.label, ok=False)
+            raise disk_error(exc, part) from None
+        os.replace(part, spec.dest)
+        progress.finish(spec.label)
+        return spec.dest
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def disk_error(exc: OSError, part: Path) -> PepsError:
+    """A local write failure: remove the partial file when the disk is full."""
+    if exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+        with contextlib.suppress(OSError):
+            part.unlink()
+        return PepsError(f"cannot write {part.name} in {part.parent}: {exc.strerror}; "
+                         "free some space (the partial file was removed) and run again")
+    return PepsError(f"cannot write {part}: {exc.strerror or exc}; check the folder and its "
+                     "permissions")
+
+
+def _fetch_into(client: Client, spec: DownloadSpec, part: Path, progress: Progress,
+                max_attempts: int) -> str:
+    """Fill ``part`` with the whole body, resuming after drops; return its MD5."""
+    offset = part.stat().st_size if part.exists() else 0
+    if spec.size is not None and offset > spec.size:
+        part.unlink()
+        offset = 0
+    hasher, offset = hash_file(part) if offset else (_Hasher(), 0)
+    progress.start(spec.label, spec.size, offset)
+    failures = 0
+    while True:
+        if spec.size is not None and offset == spec.size and offset > 0:
+            break
+        headers = {"Range": f"bytes={offset}-"} if offset else None
+        try:
+            response = client.request(
+                "GET", spec.url, what=f"download of {spec.label}", params=None, auth=True,
+                stream=True, headers=headers, accept=(200, 202, 206, 416), retry=True,
+            )
+        except ServerError as exc:
+            failures += 1
+            if failures >= max_attempts:
+                raise
+            pause = client.delay(failures, exc.retry_after)
+            log.info("download of %s: %s; retrying in %.1f s", spec.label, exc, pause)
+            sleep(pause)
+            continue
+        with response:
+            status = response.status_code
+            if status == 202:
+                progress.finish(spec.label, ok=False)
+                raise StillStaging(f"{spec.label} is being staged from tape")
+            if status == 416:
+                # Our offset is past the end: the partial file is not what the server has.
+                log.info("%s: the server refused to resume; starting over", spec.label)
+                part.unlink(missing_ok=True)
+                progress.restart(spec.label, offset)
+                hasher, offset = _Hasher(), 0
+                failures += 1
+                if failures >= max_attempts:
+                    raise ServerError(f"download of {spec.label}: the server keeps refusing "
+                                      "the byte range", status)
+                continue
+            _reject_error_body(response, spec)
+            mode = "ab"
+            if status == 206:
+                content_range = parse_content_range(response.headers.get("Content-Range"))
+                if content_range is None or content_range[0] != offset or (
+                        spec.size is not None and content_range[2] not in (None, spec.size)):
+                    log.info("%s: unexpected Content-Range %r; starting over", spec.label,
+                             response.headers.get("Content-Range"))
+                    response.close()
+                    part.unlink(missing_ok=True)
+                    progress.restart(spec.label, offset)
+                    hasher, offset = _Hasher(), 0
+                    failures += 1
+                    if failures >= max_attempts:
+                        raise ServerError(f"download of {spec.label}: unusable Content-Range",
+                                          status)
+                    continue
+            elif offset:
+                log.info("%s: the server ignored the resume request; starting over", spec.label)
+                progress.restart(spec.label, offset)
+                hasher, offset, mode = _Hasher(), 0, "wb"
+            else:
+                mode = "wb"
+            if spec.size is None:
+                length = response.headers.get("Content-Length")
+                if length and length.isdigit() and status == 200:
+                    spec.size = int(length)
+            try:
+                offset = _stream_body(response, part, mode, hasher, offset, progress, spec.label,
+                                      client.cancelled)
+            except (requests.exceptions.RequestException, ConnectionError) as exc:
+                offset = part.stat().st_size if part.exists() else 0
+                failures += 1
+                if failures >= max_attempts:
+                    raise ServerError(f"download of {spec.label}: {describe_network_error(exc)}; "
+                                      f"{human_size(offset)} kept in {part.name}, run again to "
+                                      "resume") from None
+                pause = client.delay(failures)
+                log.info("download of %s interrupted at %s (%s); resuming in %.1f s (%d/%d)",
+                         spec.label, human_size(offset), describe_network_error(exc), pause,
+                         failures, max_attempts - 1)
+                sleep(pause)
+                continue
+        if spec.size is None or offset >= spec.size:
+            break
+        # The server closed cleanly before the end: resume.
+        failures += 1
+        if failures >= max_attempts:
+            raise ServerError(f"download of {spec.label}: the body ended at "
+                              f"{human_size(offset)} of {human_size(spec.size)}; run again to "
+                              "resume")
+        log.info("download of %s ended early at %s; resuming", spec.label, human_size(offset))
+    return hasher.hexdigest()
+
+
+def _stream_body(response: requests.Response, part: Path, mode: str, hasher: _Hasher,
+                 offset: int, progress: Progress, label: str, cancelled: threading.Event) -> int:
+    """Write the body to ``part``, hashing as it goes; return the new size."""
+    with open(part, mode) as handle:
+        if mode == "wb":
+            offset = 0
+        for chunk in response.iter_content(CHUNK_SIZE):
+            if cancelled.is_set():
+                raise KeyboardInterrupt
+            if not chunk:
+                continue
+            handle.write(chunk)
+            hasher.update(chunk)
+            offset += len(chunk)
+            progress.advance(label, len(chunk))
+    return offset
+
+
+def _reject_error_body(response: requests.Response, spec: DownloadSpec) -> None:
+    """A JSON or HTML answer where a file was expected is an error, with its message."""
+    ctype = response.headers.get("Content-Type", "").lower()
+    if not spec.expect_zip:
+        return
+    if any(kind in ctype for kind in ("json", "html", "xml", "text/")):
+        message = error_message_of(response)
+        if "unauthori" in message.lower() or "password" in message.lower():
+            raise BadCredentials(f"download of {spec.label}: the server answered '{message}' "
+                                 "instead of the product: check your account file")
+        raise ServerError(f"download of {spec.label}: the server sent an error instead of the "
+                          f"product: {message}")
+
+
+def _check_complete(spec: DownloadSpec, part: Path, digest: str) -> None:
+    """Size, MD5 and zip signature of a finished partial file."""
+    size = part.stat().st_size
+    if spec.size is not None and size != spec.size:
+        raise IntegrityError(f"{spec.label}: got {size} bytes, expected {spec.size}")
+    if size == 0:
+        raise IntegrityError(f"{spec.label}: the server sent an empty file")
+    if spec.md5 and digest.upper() != spec.md5.upper():
+        raise IntegrityError(f"{spec.label}: MD5 {digest} does not match the catalogue's "
+                             f"{spec.md5.upper()}")
+    if spec.expect_zip:
+        with open(part, "rb") as handle:
+            head = handle.read(4)
+        if head not in ZIP_MAGICS:
+            raise IntegrityError(f"{spec.label}: the file received is not a zip archive")
+
+
+# --------------------------------------------------------------------------
+# Locks: two runs at once never fetch the same file twice
+# --------------------------------------------------------------------------
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover  (Windows: no locking)
+    fcntl = None  # type: ignore[assignment]
+
+
+@contextlib.contextmanager
+def hold_lock(path: Path, what: str) -> Iterator[None]:
+    """Hold an exclusive lock on ``path`` (created if missing) or raise Busy at once."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        if fcntl is not None:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise Busy(f"{what} is being handled by another run right now; "
+                           "let it finish (this run leaves it alone)") from None
+        yield
+    finally:
+        os.close(fd)
+
+
+# --------------------------------------------------------------------------
+# Products: download, extract, stage
+# --------------------------------------------------------------------------
+
+DOWNLOADED = "downloaded"
+EXISTING = "existing"
+ON_TAPE = "on tape"
+STAGING = "staging"
+ON_DISK = "on disk"
+FAILED = "failed"
+BUSY = "busy"
+VANISHED = "vanished"
+UNKNOWN = "unknown"
+
+
+def existing_copy(write_dir: Path, name: str) -> Path | None:
+    """``<name>.zip`` or ``<name>.SAFE`` already in the folder."""
+    for candidate in (write_dir / f"{name}.zip", write_dir / f"{name}.SAFE"):
+        if candidate.exists():
+            return candidate
+    return None
+
+
+def download_url_of(product: Product) -> str:
+    """The product's download URL, with PEPS's ``issuerId`` when it has no query."""
+    url = product.download_url
+    return url if "?" in url else url + "?issuerId=peps"
+
+
+def extract_zip(zip_path: Path, write_dir: Path, name: str) -> Path:
+    """Unzip to ``<name>.SAFE`` through a temporary folder; remove the zip after success.
+
+    Entries that would land outside the folder (absolute paths, ``..``,
+    symbolic links) make the whole archive refused; nothing is extracted.
+    """
+    target = write_dir / f"{name}.SAFE"
+    tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".extracting", dir=write_dir))
+    try:
+        try:
+            with zipfile.ZipFile(zip_path) as archive:
+                for info in archive.infolist():
+                    check_zip_member(info, zip_path.name)
+                archive.extractall(tmp)
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, RuntimeError, EOFError) as exc:
+            zip_path.unlink(missing_ok=True)
+            raise IntegrityError(f"{zip_path.name} is not a valid zip ({exc}); removed, run "
+                                 "again to download it again") from None
+        entries = list(tmp.iterdir())
+        inner = tmp / f"{name}.SAFE"
+        source = inner if entries == [inner] and inner.is_dir() else tmp
+        os.replace(source, target)
+    except OSError as exc:
+        raise disk_error(exc, zip_path) from None
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    zip_path.unlink(missing_ok=True)
+    return target
+
+
+def check_zip_member(info: zipfile.ZipInfo, archive: str) -> None:
+    """Refuse a member that would escape the extraction folder."""
+    name = info.filename.replace("\\", "/")
+    parts = [p for p in name.split("/") if p not in ("", ".")]
+    unix_mode = info.external_attr >> 16
+    if name.startswith("/") or re.match(r"^[A-Za-z]:", name) or ".." in parts or not parts:
+        raise IntegrityError(f"{archive} holds an unsafe entry {info.filename!r} (outside the "
+                             "target folder): refused, nothing extracted")
+    if stat.S_ISLNK(unix_mode):
+        raise IntegrityError(f"{archive} holds a symbolic link {info.filename!r}: refused, "
+                             "nothing extracted")
+
+
+def fetch_one(client: Client, spec: DownloadSpec, progress: Progress | None = None,
+              extract_as: str | None = None) -> str:
+    """Download one file under a lock; DOWNLOADED, or EXISTING if another run got it first."""
+    part = partial_path(spec.dest)
+    with hold_lock(part.with_name(part.name + ".lock"), spec.label):
+        try:
+            if spec.dest.exists() or (extract_as and existing_copy(spec.dest.parent, extract_as)):
+                return EXISTING
+            download_file(client, spec, progress)
+            if extract_as:
+                extract_zip(spec.dest, spec.dest.parent, extract_as)
+        finally:
+            with contextlib.suppress(OSError):
+                part.with_name(part.name + ".lock").unlink()
+    return DOWNLOADED
+
+
+def request_staging(client: Client, product: Product) -> bool:
+    """Ask for a tape product, which starts staging; True if it is on disk already."""
+    response = client.request(
+        "GET", download_url_of(product), what=f"staging request for {product.name}", auth=True,
+        stream=True, headers={"Range": "bytes=0-0"}, accept=(200, 202, 206),
+    )
+    response.close()
+    return response.status_code != 202
+
+
+@dataclasses.dataclass
+class FetchResult:
+    """Per product: a status (downloaded, existing, on tape, failed...) and any error."""
+
+    statuses: dict[str, str]
+    errors: dict[str, PepsError]
+
+    def count(self, status: str) -> int:
+        return sum(1 for value in self.statuses.values() if value == status)
+
+    def summary(self) -> str:
+        waiting = self.count(ON_TAPE) + self.count(STAGING)
+        parts = [f"{self.count(DOWNLOADED)} downloaded", f"{self.count(EXISTING)} already there",
+                 f"{waiting} still on tape", f"{self.count(FAILED)} failed"]
+        for extra in (BUSY, VANISHED):
+            if self.count(extra):
+                parts.append(f"{self.count(extra)} {extra}")
+        return "Summary: " + ", ".join(parts)
+
+    def exit_status(self) -> ExitStatus:
+        """The worst outcome decides."""
+        if any(isinstance(e, BadCredentials) for e in self.errors.values()):
+            return ExitStatus.BAD_CREDENTIALS
+        if self.count(FAILED) or self.count(VANISHED):
+            if all(isinstance(e, ServerError) for e in self.errors.values()) and self.errors:
+                return ExitStatus.SERVER_ERROR
+            return ExitStatus.FAILED
+        if self.count(ON_TAPE) or self.count(STAGING):
+            return ExitStatus.NOT_READY
+        if self.count(BUSY):
+            return ExitStatus.BUSY
+        return ExitStatus.OK
+
+
+class Fetcher:
+    """Downloads products with a bounded pool while staging tape products.
+
+    Tape products are asked for up front; what is on disk downloads at once;
+    every ``wait`` minutes the still-waiting products are looked up again and
+    downloaded as soon as they are on disk, for at most ``trials`` rounds.
+    """
+
+    def __init__(self, client: Client, write_dir: Path, *, extract: bool = False,
+                 parallel: int = DEFAULT_PARALLEL, trials: int = 10, wait: float = 1.0,
+                 progress: Progress | None = None) -> None:
+        self.client = client
+        self.write_dir = Path(write_dir)
+        self.extract = extract
+        self.parallel = max(1, int(parallel))
+        self.trials = trials
+        self.wait_seconds = max(0.0, wait * 60.0)
+        self.progress = progress or Progress(quiet=True)
+        self.result = FetchResult({}, {})
+        self.waiting: dict[str, Product] = {}
+        self.futures: dict[Future[str], Product] = {}
+
+    def run(self, products: list[Product]) -> FetchResult:
+        check_write_dir(self.write_dir)
+        pool = ThreadPoolExecutor(self.parallel, thread_name_prefix="peps-download")
+        self.pool = pool
+        try:
+            for product in products:
+                self._triage(product)
+            self._stage_all()
+            self._loop()
+        except BaseException:
+            self.client.cancelled.set()
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        pool.shutdown(wait=True)
+        self._collect(block=True)
+        for name, product in self.waiting.items():
+            self.result.statuses[name] = STAGING if product.storage == "staging" else ON_TAPE
+        return self.result
+
+    def _triage(self, product: Product) -> None:
+        found = existing_copy(self.write_dir, product.name)
+        if found:
+            log.info("%s already exists: skipped", found.name)
+            self.result.statuses[product.name] = EXISTING
+        elif product.storage in TAPE_MODES + STAGING_MODES:
+            self.waiting[product.name] = product
+        else:
+            self._submit(product)
+
+    def _submit(self, product: Product) -> None:
+        self.progress.add_total(product.size)
+        self.futures[self.pool.submit(self._download, product)] = product
+
+    def _download(self, product: Product) -> str:
+        spec = DownloadSpec(download_url_of(product), self.write_dir / product.zip_name,
+                            product.name, product.size, product.checksum)
+        return fetch_one(self.client, spec, self.progress,
+                         extract_as=product.name if self.extract else None)
+
+    def _stage_all(self) -> None:
+        for product in list(self.waiting.values()):
+            if product.storage in TAPE_MODES:
+                self._stage(product)
+
+    def _stage(self, product: Product) -> None:
+        if request_staging(self.client, product):
+            log.info("%s is on disk now", product.name)
+            del self.waiting[product.name]
+            self._submit(product)
+        else:
+            log.info("%s is on tape: staging requested", product.name)
+
+    def _collect(self, block: bool = False) -> None:
+        done = [f for f in self.futures if f.done()] if not block else list(self.futures)
+        for future in done:
+            product = self.futures.pop(future)
+            try:
+                self.result.statuses[product.name] = future.result()
+            except StillStaging:
+                log.info("%s went back to tape: waiting for it", product.name)
+                product.storage = "staging"
+                self.waiting[product.name] = product
+            except Busy as exc:
+                log.warning("%s", exc)
+                self.result.statuses[product.name] = BUSY
+            except BadCredentials:
+                raise
+            except PepsError as exc:
+                log.error("%s: %s", product.name, exc)
+                self.result.statuses[product.name] = FAILED
+                self.result.errors[product.name] = exc
+
+    def _loop(self) -> None:
+        rounds = 0
+        while True:
+            self._collect()
+            if not self.waiting:
+                if not self.futures:
+                    return
+                wait(list(self.futures), return_when=FIRST_COMPLETED)
+                continue
+            if rounds >= self.trials:
+                return
+            log.info("%d product(s) on tape; looking again in %s (round %d of %d)",
+                     len(self.waiting), human_duration(self.wait_seconds), rounds + 1, self.trials)
+            sleep(self.wait_seconds)
+            rounds += 1
+            self._requery()
+
+    def _requery(self) -> None:
+        for name, product in list(self.waiting.items()):
+            fresh = lookup_product(self.client, product)
+            if fresh is None:
+                log.warning("%s is no longer in the catalogue", name)
+                del self.waiting[name]
+                self.result.statuses[name] = VANISHED
+            elif fresh.storage in TAPE_MODES:
+                self.waiting[name] = fresh
+                self._stage(fresh)
+            elif fresh.storage in STAGING_MODES:
+                self.waiting[name] = fresh
+            elif fresh.storage == "unknown":
+                del self.waiting[name]
+                self.result.statuses[name] = UNKNOWN
+            else:
+                del self.waiting[name]
+                self._submit(fresh)
+
+
+def fetch_files(client: Client, specs: list[DownloadSpec], parallel: int = DEFAULT_PARALLEL,
+                progress: Progress | None = None) -> FetchResult:
+    """Download plain files (MAJA results) with the shared engine, ``parallel`` at once.
+
+    Files already at their final name are EXISTING; each is fetched under a
+    lock, resumed, retried and checked like a product.
+    """
+    result = FetchResult({}, {})
+    progress = progress or Progress(quiet=True)
+    todo = []
+    for spec in specs:
+        if spec.dest.exists():
+            result.statuses[spec.label] = EXISTING
+        else:
+            progress.add_total(spec.size)
+            todo.append(spec)
+    with ThreadPoolExecutor(max(1, parallel), thread_name_prefix="peps-download") as pool:
+        futures = {pool.submit(fetch_one, client, spec, progress): spec for spec in todo}
+        try:
+            for future in futures:
+                spec = futures[future]
+                try:
+                    result.statuses[spec.label] = future.result()
+                except Busy as exc:
+                    log.warning("%s", exc)
+                    result.statuses[spec.label] = BUSY
+                except StillStaging as exc:
+                    result.statuses[spec.label] = STAGING
+                    result.errors[spec.label] = exc
+                except BadCredentials:
+                    raise
+                except PepsError as exc:
+                    log.error("%s: %s", spec.label, exc)
+                    result.statuses[spec.label] = FAILED
+                    result.errors[spec.label] = exc
+        except BaseException:
+            client.cancelled.set()
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+    return result
+
+
+def check_write_dir(path: Path, create: bool = True) -> Path:
+    """The output folder exists (created when allowed) and is writable."""
+    if path.exists() and not path.is_dir():
+        raise BadInput(f"the write folder {path} is a file, not a folder: give a folder "
+                       "with -w/--write_dir")
+    if not path.exists():
+        if not create:
+            raise BadInput(f"the write folder {path} does not exist: create it first")
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise BadInput(f"cannot create the write folder {path}: {exc.strerror}") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise BadInput(f"the write folder {path} is not writable: choose another with -w or "
+                       "fix its permissions")
+    return path
+
+
+# --------------------------------------------------------------------------
+# The peps_download workflow: search, select, fetch
+# --------------------------------------------------------------------------
+
+ORBIT_RANGES = {"S1": 175, "S2ST": 143, "S3": 385}
+QUERY_KEY_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_:.-]*$")
+
+
+def parse_query_pairs(pairs: Iterable[str] | dict[str, Any] | None) -> dict[str, str]:
+    """``KEY=VALUE`` pairs passed to the catalogue as they are."""
+    if not pairs:
+        return {}
+    if isinstance(pairs, dict):
+        pairs = [f"{k}={v}" for k, v in pairs.items()]
+    result: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = str(pair).partition("=")
+        key = key.strip()
+        if not sep or not QUERY_KEY_RE.match(key) or not value.strip():
+            raise BadInput(f"-q/--query: '{pair}' is not KEY=VALUE (for example "
+                           "orbitDirection=descending)")
+        result[key] = value.strip()
+    return result
+
+
+@dataclasses.dataclass
+class DownloadSettings:
+    """Everything peps_download needs (the command line and the Python API share it)."""
+
+    write_dir: str | os.PathLike[str] = "."
+    collection: str = "S2ST"
+    product_type: str | None = None
+    sensor_mode: str | None = None
+    start_date: str | None = None
+    end_date: str | None = None
+    tile: str | None = None
+    location: str | None = None
+    lat: float | None = None
+    lon: float | None = None
+    latmin: float | None = None
+    latmax: float | None = None
+    lonmin: float | None = None
+    lonmax: float | None = None
+    shape: str | None = None
+    orbit: int | None = None
+    clouds: float = 100
+    satellite: str | None = None
+    query: Any = None
+    limit: int | None = None
+    no_download: bool = False
+    json_file: str | None = None
+    footprints: str | None = None
+    from_file: str | None = None
+    extract: bool = False
+    trials: int = 10
+    wait: float = 1.0
+    parallel: int = DEFAULT_PARALLEL
+
+
+def build_query(settings: DownloadSettings) -> SearchQuery:
+    """Check every search setting and build the catalogue query."""
+    collection = check_collection(settings.collection)
+    start, end = parse_period(settings.start_date, settings.end_date)
+    orbit = None
+    if settings.orbit is not None:
+        orbit = parse_int(settings.orbit, "-o/--orbit", 1, ORBIT_RANGES.get(collection, 999))
+    return SearchQuery(
+        collection=collection, start=start, end=end,
+        location=location_params(tile=settings.tile, location=settings.location, lat=settings.lat,
+                                 lon=settings.lon, latmin=settings.latmin, latmax=settings.latmax,
+                                 lonmin=settings.lonmin, lonmax=settings.lonmax,
+                                 shape=settings.shape),
+        product_type=settings.product_type or None, sensor_mode=settings.sensor_mode or None,
+        orbit=orbit, clouds=parse_float(settings.clouds, "--clouds", 0, 100),
+        satellite=check_satellite(settings.satellite, collection),
+        extra=parse_query_pairs(settings.query),
+    )
+
+
+def check_fetch_settings(settings: DownloadSettings) -> None:
+    parse_int(settings.trials, "--trials", 0)
+    parse_float(settings.wait, "--wait", 0)
+    parse_int(settings.parallel, "--parallel", 1, 32)
+    if settings.limit is not None:
+        parse_int(settings.limit, "--limit", 1)
+
+
+def write_json_file(path: str | os.PathLike[str], data: Any, option: str) -> None:
+    target = Path(path)
+    if target.is_dir():
+        raise BadInput(f"{option}: {target} is a folder; give a file name")
+    try:
+        write_atomic(target, json.dumps(data, indent=1) + "\n")
+    except FileNotFoundError:
+        raise BadInput(f"{option}: the folder of {target} does not exist") from None
+    except OSError as exc:
+        raise BadInput(f"{option}: cannot write {target}: {exc.strerror}") from None
+
+
+def find_products(client: Client, settings: DownloadSettings) -> SearchResult:
+    """The search half: catalogue query (or a saved selection), filters, files written."""
+    limit = None if settings.limit is None else parse_int(settings.limit, "--limit", 1)
+    if settings.from_file:
+        result = products_from_selection(client, settings.from_file)
+        if limit is not None:
+            result.products = result.products[:limit]
+    else:
+        result = search(client, build_query(settings), limit=limit)
+        if settings.json_file:
+            write_json_file(settings.json_file, result.merged_answer(), "--json")
+    if settings.footprints:
+        write_json_file(settings.footprints, footprints_collection(result.products),
+                        "--footprints")
+    return result
+
+
+def fetch_products(client: Client, products: list[Product], settings: DownloadSettings,
+                   progress: Progress | None = None) -> FetchResult:
+    """The download half: stage, download, check, extract."""
+    check_fetch_settings(settings)
+    client.require_credentials()
+    fetcher = Fetcher(client, Path(settings.write_dir), extract=settings.extract,
+                      parallel=int(settings.parallel), trials=int(settings.trials),
+                      wait=float(settings.wait), progress=progress)
+    return fetcher.run(products)
+
+
+def listing_statuses(products: list[Product]) -> dict[str, str]:
+    """Statuses of a search without download: on disk, on tape, staging."""
+    labels = {**{m: ON_DISK for m in DISK_MODES}, **{m: ON_TAPE for m in TAPE_MODES},
+              "staging": STAGING}
+    return {p.name: labels.get(p.storage, p.storage) for p in products}
+
+
+# --------------------------------------------------------------------------
+# Saved selections (--from): a --json search answer or a --footprints file
+# --------------------------------------------------------------------------
+
+
+def load_selection(path: str | os.PathLike[str]) -> list[dict[str, str]]:
+    """Names, ids and collections of the products of a saved selection."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise BadInput(f"--from: {path} does not exist") from None
+    except IsADirectoryError:
+        raise BadInput(f"--from: {path} is a folder; give a --json or --footprints file") from None
+    except (OSError, UnicodeDecodeError, ValueError):
+        raise BadInput(f"--from: {path} is not a JSON file; give a file written by --json or "
+                       "--footprints") from None
+    features = data.get("features") if isinstance(data, dict) else None
+    if not isinstance(features, list):
+        raise BadInput(f"--from: {path} is not a FeatureCollection; give a file written by "
+                       "--json or --footprints")
+    entries = []
+    for feature in features:
+        props = feature.get("properties") if isinstance(feature, dict) else None
+        props = props if isinstance(props, dict) else {}
+        name = next((props[k] for k in ("productIdentifier", "identifier", "title", "name")
+                     if isinstance(props.get(k), str) and props[k]), None)
+        if not name:
+            raise BadInput(f"--from: {path} has a feature without a product name "
+                           "(productIdentifier)")
+        ident = feature.get("id") if isinstance(feature.get("id"), (str, int)) else props.get("id")
+        entries.append({"name": name, "id": str(ident) if ident else "",
+                        "collection": str(props.get("collection") or collection_of(name))})
+    return entries
+
+
+def collection_of(name: str) -> str:
+    return {"S1": "S1", "S2": "S2ST", "S3": "S3"}.get(name[:2].upper(), "S2ST")
+
+
+def products_from_selection(client: Client, path: str | os.PathLike[str]) -> SearchResult:
+    """Look every product of a saved selection up in the catalogue (current storage)."""
+    return resolve_entries(client, load_selection(path))
+
+
+def products_from_records(client: Client, records: Iterable[dict[str, Any]]) -> SearchResult:
+    """Look product records (of ``search_products``) up in the catalogue again."""
+    entries = []
+    for record in records:
+        name = record.get("name") if isinstance(record, dict) else None
+        if not isinstance(name, str) or not name:
+            raise BadInput("a product record without a 'name' was given to download_products")
+        entries.append({"name": name, "id": str(record.get("id") or ""),
+                        "collection": str(record.get("collection") or collection_of(name))})
+    return resolve_entries(client, entries)
+
+
+def resolve_entries(client: Client, entries: list[dict[str, str]]) -> SearchResult:
+    """Current catalogue records of named products; vanished ones are reported."""
+    products: list[Product] = []
+    skipped: dict[str, str] = {}
+    for entry in entries:
+        fresh = None
+        if entry["id"]:
+            stub = Product(entry["name"], entry["id"], entry["collection"], "", None, None, None,
+                           "unknown", None, "", {})
+            fresh = lookup_product(client, stub)
+        if fresh is None or fresh.name != entry["name"]:
+            found = list(iter_search(client, entry["collection"],
+                                     {"identifier": entry["name"]}, page_size=10))
+            fresh = next((Product.from_feature(f, client.base_url, entry["collection"])
+                          for f in found if isinstance(f, dict)
+                          and (f.get("properties") or {}).get("productIdentifier") == entry["name"]),
+                         None)
+        if fresh is None:
+            log.warning("%s is no longer in the catalogue: skipped", entry["name"])
+            skipped[entry["name"]] = VANISHED
+        elif fresh.storage == "unknown":
+            log.warning("%s has storage 'unknown' and cannot be downloaded: skipped", fresh.name)
+            skipped[fresh.name] = UNKNOWN
+        else:
+            products.append(fresh)
+    products.sort(key=lambda p: p.date, reverse=True)
+    return SearchResult(products, skipped, [])
+
+
+# --------------------------------------------------------------------------
+# WPS (MAJA processing)
+# --------------------------------------------------------------------------
+
+WPS_PATH = "/resto/wps"
+JOB_ID_RE = re.compile(r"pywps-([^/?#]+?)\.xml")
+
+
+def local_name(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
+
+
+def parse_xml(text: str) -> ET.Element | None:
+    """Parse XML starting at its first tag; None when it is not well-formed."""
+    start = text.find("<")
+    if start < 0 or "<!DOCTYPE" in text or "<!ENTITY" in text:  # no DTD, no entity tricks
+        return None
+    try:
+        return ET.fromstring(text[start:].encode("utf-8"))  # noqa: S314  (DTDs refused above)
+    except (ET.ParseError, ValueError):
+        return None
+
+
+def parse_exception_report(text: str) -> str | None:
+    """The ExceptionText of an ``ows:ExceptionReport`` (None if it is not one)."""
+    root = parse_xml(text)
+    if root is None:
+        return None
+    if local_name(root.tag) not in ("ExceptionReport", "Exception") and not any(
+            local_name(e.tag) == "ExceptionReport" for e in root.iter()):
+        return None
+    texts = [one_line(e.text) for e in root.iter()
+             if local_name(e.tag) == "ExceptionText" and e.text and e.text.strip()]
+    codes = [e.get("exceptionCode") for e in root.iter() if e.get("exceptionCode")]
+    return "; ".join(texts) or (f"WPS exception {codes[0]}" if codes else "WPS exception")
+
+
+@dataclasses.dataclass
+class WpsStatus:
+    """What a WPS ExecuteResponse says."""
+
+    state: str  # accepted, started, succeeded, failed, unknown
+    status_url: str | None = None
+    job_id: str | None = None
+    percent: int | None = None
+    report_url: str | None = None
+    message: str | None = None
+    process: str | None = None
+
+
+WPS_STATES = {"ProcessAccepted": "accepted", "ProcessStarted": "started",
+              "ProcessPaused": "started", "ProcessSucceeded": "succeeded",
+              "ProcessFailed": "failed"}
+
+
+def job_id_from_url(url: str | None) -> str | None:
+    match = JOB_ID_RE.search(url or "")
+    return match.group(1) if match else None
+
+
+def parse_wps_response(text: str, origin: str = "the WPS answer") -> WpsStatus:
+    """Parse a ``wps:ExecuteResponse`` as XML (any layout, any extra attribute)."""
+    root = parse_xml(text)
+    if root is None:
+        raise ServerError(f"{origin} is not well-formed XML ({summarize_error_body(text.encode())})")
+    if local_name(root.tag) != "ExecuteResponse":
+        exception = parse_exception_report(text)
+        if exception:
+            raise BadInput(f"the processing service refused the request: {exception}")
+        raise ServerError(f"{origin} is not a WPS ExecuteResponse (root <{local_name(root.tag)}>)")
+    status_url = root.get("statusLocation")
+    result = WpsStatus(state="unknown", status_url=status_url, job_id=job_id_from_url(status_url))
+    for element in root.iter():
+        name = local_name(element.tag)
+        if name == "Identifier" and result.process is None and element.text:
+            result.process = element.text.strip()
+        elif name in WPS_STATES:
+            result.state = WPS_STATES[name]
+            result.message = one_line(element.text or "") or None
+            percent = element.get("percentCompleted")
+            if percent is not None:
+                with contextlib.suppress(ValueError):
+                    result.percent = int(float(percent))
+            if name == "ProcessFailed":
+                result.message = parse_exception_report(ET.tostring(element, "unicode")) \
+                    or result.message
+        elif name == "Reference":
+            href = element.get("href") or element.get("{http://www.w3.org/1999/xlink}href")
+            if href and (element.get("mimeType", "").endswith("json") or href.endswith(".json")):
+                result.report_url = href
+    return result
+
+
+def wps_inputs(inputs: dict[str, Any]) -> str:
+    return ";".join(f"{key}={value}" for key, value in inputs.items() if value is not None)
+
+
+def wps_execute_params(identifier: str, inputs: dict[str, Any], **extra: str) -> dict[str, str]:
+    params = {"request": "execute", "service": "WPS", "version": "1.0.0",
+              "identifier": identifier, "datainputs": wps_inputs(inputs),
+              "status": "true", "storeExecuteResponse": "true"}
+    params.update(extra)
+    return params
+
+
+def wps_execute(client: Client, identifier: str, inputs: dict[str, Any],
+                **extra: str) -> tuple[WpsStatus, str]:
+    """Submit a job ONCE (never retried: a second request could start a second job)."""
+    what = f"{identifier} submission"
+    try:
+        response = client.request("GET", client.endpoint(WPS_PATH), what=what,
+                                  params=wps_execute_params(identifier, inputs, **extra),
+                                  auth=True, retry=False, accept=(200, 400, 500))
+    except ServerError as exc:
+        raise ServerError(f"{exc}. The request may or may not have reached the server: check "
+                          "your jobs on the PEPS processing page before submitting again",
+                          exc.status) from None
+    text = response.content.decode("utf-8", "replace")
+    if response.status_code != 200:
+        message = summarize_error_body(response.content, response.headers.get("Content-Type", ""))
+        raise BadInput(f"the processing service refused the request: {message}")
+    if text.lstrip().startswith("{"):
+        message = summarize_error_body(response.content)
+        if "unauthori" in message.lower():
+            raise BadCredentials(f"{what}: {message}: check the e-mail and password in your "
+                                 "account file")
+        raise BadInput(f"the processing service refused the request: {message}")
+    status = parse_wps_response(text, f"the answer to the {identifier} submission")
+    if status.state == "failed":
+        raise BadInput(f"the processing service refused the request: {status.message}")
+    if not status.status_url:
+        raise ServerError(f"{what}: the answer carries no statusLocation; check your jobs on "
+                          "the PEPS processing page")
+    return status, text
+
+
+def refresh_job(client: Client, job_id: str) -> None:
+    """PROCESSING_STATUS: ask the server to refresh a job's status files (best effort)."""
+    params = {"request": "execute", "service": "WPS", "version": "1.0.0",
+              "identifier": "PROCESSING_STATUS", "datainputs": f"wps_id={job_id}",
+              "status": "false", "storeExecuteResponse": "false"}
+    try:
+        client.request("GET", client.endpoint(WPS_PATH), what="status refresh", params=params,
+                       auth=True, accept=(200,)).close()
+    except (ServerError, BadInput) as exc:
+        log.info("status refresh of job %s failed (%s); using the last status", job_id, exc)
+
+
+def fetch_text(client: Client, url: str, what: str) -> str:
+    response = client.request("GET", url, what=what, auth=True)
+    return response.content.decode("utf-8", "replace")
+
+
+@dataclasses.dataclass
+class Report:
+    """A MAJA JSON report, parsed tolerantly."""
+
+    job_status: str
+    percent: float | None = None
+    results: list[str] = dataclasses.field(default_factory=list)
+    unprocessed: int = 0
+    logs: list[str] = dataclasses.field(default_factory=list)
+    message: str | None = None
+
+
+JOB_STATUSES = ("PENDING", "STALLED", "FINISHED", "ERROR", "CANCELED")
+
+
+def parse_report(data: Any, origin: str = "the job report") -> Report:
+    """Read USER_INFO of a FULL_MAJA or MAJA report; unknown values stay unknown."""
+    if not isinstance(data, dict):
+        raise ServerError(f"{origin} is not a JSON object")
+    info = data.get("USER_INFO", data)
+    if not isinstance(info, dict):
+        raise ServerError(f"{origin} has no USER_INFO object")
+    status = str(info.get("job_status") or "UNKNOWN").strip().upper()
+    if status == "CANCELLED":
+        status = "CANCELED"
+    percent = None
+    for key in ("process", "percentCompleted", "progress"):
+        value = info.get(key)
+        if value is None:
+            continue
+        match = re.search(r"-?\d+(?:\.\d+)?", str(value))
+        if match:
+            percent = max(0.0, min(100.0, float(match.group(0))))
+            break
+    results = info.get("results") or []
+    if isinstance(results, str):
+        results = [results]
+    logs = info.get("logs") or []
+    unprocessed = info.get("unprocessed") or 0
+    try:
+        unprocessed = int(unprocessed)
+    except (TypeError, ValueError):
+        unprocessed = 0
+    return Report(
+        job_status=status,
+        percent=percent,
+        results=[str(r) for r in results if isinstance(r, str) and r.strip()] if isinstance(
+            results, list) else [],
+        unprocessed=max(0, unprocessed),
+        logs=[str(x) for x in logs] if isinstance(logs, list) else [],
+        message=one_line(str(info["message"])) if info.get("message") else None,
+    )
+
+
+# --------------------------------------------------------------------------
+# Job logs
+# --------------------------------------------------------------------------
+
+JOB_LOG_FORMAT = "peps-suite-job-log"
+JOB_LOG_VERSION = 1
+
+
+@dataclasses.dataclass
+class JobLog:
+    """A submitted WPS job, as saved by the process scripts."""
+
+    tool: str
+    job_id: str | None
+    status_url: str
+    server: str
+    inputs: dict[str, Any]
+    submitted: str = ""
+    raw_answer: str = ""
+    legacy: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {"format": JOB_LOG_FORMAT, "version": JOB_LOG_VERSION, "tool": self.tool,
+                "submitted": self.submitted, "server": self.server, "inputs": self.inputs,
+                "job_id": self.job_id, "status_url": self.status_url,
+                "raw_answer": self.raw_answer}
+
+
+def save_job_log(path: str | os.PathLike[str], job: JobLog) -> None:
+    """Write the job log atomically (JSON, with a format version)."""
+    write_atomic(path, json.dumps(job.to_json(), indent=2) + "\n")
+
+
+def load_job_log(path: str | os.PathLike[str]) -> JobLog:
+    """Read our JSON log, or the original tools' raw XML execute answer."""
+    path = Path(path)
+    if path.is_dir():
+        raise BadInput(f"job log {path} is a folder, not a log file")
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise BadInput(f"job log {path} does not exist: give the log written when the job "
+                       "was submitted") from None
+    except OSError as exc:
+        raise BadInput(f"cannot read job log {path}: {exc.strerror}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadInput(f"job log {path} is not a text file: give the log written when the "
+                       "job was submitted") from None
+    if not text.strip():
+        raise BadInput(f"job log {path} is empty: the submission did not complete; "
+                       "check your jobs on the PEPS processing page")
+    if text.lstrip().startswith("{"):
+        return _job_log_from_json(text, path)
+    return _job_log_from_xml(text, path)
+
+
+def _job_log_from_json(text: str, path: Path) -> JobLog:
+    try:
+        data = json.loads(text)
+    except ValueError:
+        raise BadInput(f"job log {path} is damaged JSON: it cannot be used") from None
+    if not isinstance(data, dict) or data.get("format") != JOB_LOG_FORMAT:
+        raise BadInput(f"job log {path} is JSON but not a job log of this suite")
+    if not isinstance(data.get("version"), int) or data["version"] > JOB_LOG_VERSION:
+        raise BadInput(f"job log {path} has format version {data.get('version')!r}, which this "
+                       "version of the suite does not know: upgrade the suite")
+    status_url = data.get("status_url")
+    if not isinstance(status_url, str) or not status_url:
+        raise BadInput(f"job log {path} has no status URL: it cannot be used")
+    inputs = data.get("inputs") if isinstance(data.get("inputs"), dict) else {}
+    return JobLog(tool=str(data.get("tool", "")), job_id=data.get("job_id") or job_id_from_url(
+        status_url), status_url=status_url, server=str(data.get("server", "")), inputs=inputs,
+        submitted=str(data.get("submitted", "")), raw_answer=str(data.get("raw_answer", "")))
+
+
+def _job_log_from_xml(text: str, path: Path) -> JobLog:
+    start = text.find("<wps:ExecuteResponse")
+    if start < 0:
+        start = text.find("ExecuteResponse")
+    if start < 0:
+        raise BadInput(f"job log {path} is neither a job log of this suite nor a WPS answer "
+                       "saved by the original tools")
+    root = parse_xml(text)
+    if root is not None:
+        try:
+            status = parse_wps_response(text, f"job log {path}")
+        except PepsError:
+            status = WpsStatus(state="unknown")
+        status_url = status.status_url
+        process = status.process
+    else:
+        # A damaged file: accept it only if the start tag with statusLocation is whole.
+        match = re.search(r'statusLocation="([^"]+)"[^<>]*>', text)
+        if not match:
+            raise BadInput(f"job log {path} is a truncated WPS answer without its status URL: "
+                           "it cannot be used; check your jobs on the PEPS processing page")
+        status_url, process = match.group(1), None
+    if not status_url:
+        raise BadInput(f"job log {path} is a WPS answer without a status URL (the submission "
+                       "was probably refused): it cannot be used")
+    return JobLog(tool=f"legacy {process or 'WPS'}", job_id=job_id_from_url(status_url),
+                  status_url=status_url, server="", inputs={}, raw_answer=text, legacy=True)
+
+
+# --------------------------------------------------------------------------
+# Command-line plumbing shared by the five scripts
+# --------------------------------------------------------------------------
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse with one-line errors and the suite's exit status for bad input."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        sys.stderr.write(f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        sys.exit(ExitStatus.BAD_INPUT)
+
+
+EXIT_STATUS_HELP = "exit statuses: " + ", ".join(
+    f"{s.value} {s.name.lower().replace('_', ' ')}" for s in ExitStatus)
+
+
+def new_parser(prog: str, description: str, epilog: str = "") -> ArgumentParser:
+    return ArgumentParser(
+        prog=prog, description=description,
+        epilog=(epilog + "\n\n" if epilog else "") + EXIT_STATUS_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+
+def add_common_arguments(parser: argparse.ArgumentParser, auth_help: str | None = None,
+                         quiet_short: bool = True) -> None:
+    """-a, --url, --insecure, --timeout, -v, -q, --version: the settings of all five scripts."""
+    parser.add_argument("-a", "--auth", metavar="FILE",
+                        help=auth_help or "account file: 'email password' on its first line "
+                        "(else PEPS_USER/PEPS_PASSWORD, else ~/.netrc)")
+    group = parser.add_argument_group("server and output")
+    group.add_argument("--url", metavar="BASE", default=None,
+                       help=f"PEPS base URL (default $PEPS_URL, else {DEFAULT_URL})")
+    group.add_argument("--insecure", action="store_true",
+                       help="do not verify TLS certificates (unsafe; only on a trusted network)")
+    group.add_argument("--timeout", metavar="SECONDS", default=READ_TIMEOUT,
+                       type=lambda v: parse_float(v, "--timeout", 0.1),
+                       help=f"read timeout: a stall longer than this is a drop "
+                       f"(default {READ_TIMEOUT:g})")
+    group.add_argument("-v", "--verbose", action="store_true",
+                       help="say more: every request retried, the account source")
+    group.add_argument(*(("-q", "--quiet") if quiet_short else ("--quiet",)), action="store_true",
+                       help="print only warnings, errors and the final result")
+    group.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+
+
+def base_url_of(args: argparse.Namespace) -> str:
+    return normalize_base_url(args.url or os.environ.get("PEPS_URL") or DEFAULT_URL)
+
+
+def make_client(args: argparse.Namespace, need_auth: bool = True) -> Client:
+    """A client from the common settings; the account is read only when needed."""
+    base = base_url_of(args)
+    creds = resolve_credentials(getattr(args, "auth", None), base, required=need_auth) \
+        if need_auth or getattr(args, "auth", None) else None
+    return Client(base, creds, insecure=getattr(args, "insecure", False),
+                  timeout=getattr(args, "timeout", READ_TIMEOUT))
+
+
+def make_progress(args: argparse.Namespace) -> Progress:
+    return Progress(quiet=getattr(args, "quiet", False))
+
+
+class _Formatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        if record.levelno >= logging.ERROR:
+            return "error: " + text
+        if record.levelno >= logging.WARNING:
+            return "warning: " + text
+        return text
+
+
+def configure_logging(verbose: bool = False, quiet: bool = False) -> None:
+    """Scripts log to stderr: INFO by default, DEBUG with -v, WARNING with -q."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_Formatter("%(message)s"))
+    root = logging.getLogger("peps")
+    for old in list(root.handlers):
+        if not isinstance(old, logging.NullHandler):
+            root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO)
+    root.propagate = False
+
+
+def run_script(parser: argparse.ArgumentParser,
+               handler: Callable[[argparse.Namespace], int | ExitStatus],
+               argv: list[str] | None = None) -> int:
+    """Parse, configure logging, run; exceptions become one line and an exit status."""
+    args = parser.parse_args(argv)
+    configure_logging(getattr(args, "verbose", False), getattr(args, "quiet", False))
+    try:
+        return int(handler(args))
+    except PepsError as exc:
+        sys.stderr.write(f"{parser.prog}: error: {exc}\n")
+        return int(exc.exit_status)
+    except KeyboardInterrupt:
+        sys.stderr.write(f"\n{parser.prog}: interrupted; partial downloads (*.part) are kept "
+                         "and resumed by the next run\n")
+        return int(ExitStatus.INTERRUPTED)
+    except OSError as exc:
+        where = f" ({exc.filename})" if exc.filename else ""
+        sys.stderr.write(f"{parser.prog}: error: {exc.strerror or exc}{where}\n")
+        return int(ExitStatus.FAILED)
+
+
+# --------------------------------------------------------------------------
+# FULL_MAJA workflow (full_maja_process.py, full_maja_download.py)
+# --------------------------------------------------------------------------
+
+
+# --------------------------------------------------------------------------
+# Single-product MAJA workflow (peps_maja_process.py, peps_maja_download.py)
+# --------------------------------------------------------------------------

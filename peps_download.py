@@ -1,0 +1,256 @@
+#!/usr/bin/env python3
+"""peps_download.py: search the PEPS catalogue and download every matching product.
+
+Products on tape are asked for first, then everything on disk is downloaded
+while the tape products are staged; the catalogue is asked again every
+``--wait`` minutes, at most ``--trials`` times. Each download is checked
+(size, MD5, zip) before it takes its final name ``<productIdentifier>.zip``.
+
+Python API (as in the floriandeboissieu/peps_download fork)::
+
+    from peps_download import peps_download
+    files = peps_download("out", "peps.txt", collection="S2ST", tile="31TCJ",
+                          start_date="2017-01-01", end_date="2017-02-01", no_download=False)
+
+and its two halves, :func:`search_products` and :func:`download_products`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import peps_common as pc
+
+EXAMPLES = """examples:
+  peps_download.py -c S2ST -t 31TCJ -a peps.txt -d 2017-01-01 -f 2017-02-01
+  peps_download.py -c S2ST -l Toulouse -a peps.txt -d 2017-01-01 -f 2017-02-01
+  peps_download.py -c S2ST --lon 1 --lat 43.5 -a peps.txt -d 2015-11-01 -f 2015-12-01 -o 51
+  peps_download.py -c S1 --lonmin 1 --lonmax 2 --latmin 43 --latmax 44 -a peps.txt \\
+      -d 2015-11-01 -f 2015-12-01
+  peps_download.py -c S1 -p GRD -l Toulouse -a peps.txt -d 2015-11-01 -f 2015-12-01
+  peps_download.py -c S2ST --shape roi.geojson -d 2018-08-01 -f 2018-08-10 \\
+      -q orbitDirection=descending --clouds 5 -n --footprints fp.geojson
+  peps_download.py --from fp.geojson -a peps.txt -w /data/S2
+
+A bare date means 00:00 of that day: -d 2015-11-01 -f 2015-11-02 finds the
+products of 2015-11-01. Without -a, the account comes from PEPS_USER and
+PEPS_PASSWORD, then from ~/.netrc (machine peps.cnes.fr)."""
+
+
+class QueryOrQuiet(argparse.Action):
+    """``-q`` alone means --quiet; ``-q KEY=VALUE`` (as in sentinelsat) means --query."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: str | None = None) -> None:
+        if values is None:
+            namespace.quiet = True
+        else:
+            namespace.query = [*(namespace.query or []), values]
+
+
+def build_parser() -> pc.ArgumentParser:
+    parser = pc.new_parser("peps_download.py", __doc__.split("\n\n")[0].split(": ", 1)[1],
+                           EXAMPLES)
+    pc.add_common_arguments(parser, quiet_short=False)
+    parser.add_argument("-w", "--write_dir", default=".", metavar="DIR",
+                        help="folder for the products (default: the current folder)")
+    parser.add_argument("-c", "--collection", default="S2ST", metavar="{S1,S2,S2ST,S3}",
+                        help="collection (default S2ST; S2 is searched in S2ST)")
+    parser.add_argument("-p", "--product_type", metavar="TYPE",
+                        help="product type: S1 GRD, SLC, OCN; S2 S2MSI1C, S2MSI2A...")
+    parser.add_argument("-m", "--sensor_mode", metavar="MODE", help="S1 sensor mode: EW, IW, SM, WV")
+    parser.add_argument("-n", "--no_download", action="store_true",
+                        help="search and list only (name, date, clouds, size, storage); "
+                        "needs no account")
+    when = parser.add_argument_group("dates (YYYY-MM-DD or ISO date-times; a date means 00:00)")
+    when.add_argument("-d", "--start_date", metavar="DATE",
+                      help=f"start date (default {pc.DEFAULT_START})")
+    when.add_argument("-f", "--end_date", metavar="DATE",
+                      help="end date, excluded (default: far future)")
+    where = parser.add_argument_group("location (exactly one kind)")
+    where.add_argument("-t", "--tile", help="MGRS tile, e.g. 31TCJ or T31TCJ (S2 only)")
+    where.add_argument("-l", "--location", metavar="NAME", help="place name, e.g. Toulouse")
+    where.add_argument("--lat", type=float, help="latitude of a point (with --lon)")
+    where.add_argument("--lon", type=float, help="longitude of a point (with --lat)")
+    where.add_argument("--latmin", type=float, help="rectangle: minimum latitude")
+    where.add_argument("--latmax", type=float, help="rectangle: maximum latitude")
+    where.add_argument("--lonmin", type=float, help="rectangle: minimum longitude")
+    where.add_argument("--lonmax", type=float, help="rectangle: maximum longitude")
+    where.add_argument("--shape", metavar="FILE",
+                       help="GeoJSON file (geometry, Feature or FeatureCollection): its "
+                       "bounding box, or its point")
+    what = parser.add_argument_group("filters")
+    what.add_argument("-o", "--orbit", type=int,
+                      help="relative orbit (S2: _Rnnn of the name, 1-143; S1: 1-175)")
+    what.add_argument("--cc", "--clouds", dest="clouds", type=float, default=100, metavar="PCT",
+                      help="maximum cloud cover in percent (default 100)")
+    what.add_argument("--sat", "--satellite", dest="satellite", metavar="SAT",
+                      help="S1A, S1B, S2A, S2B, S3A or S3B (must match the collection)")
+    what.add_argument("-q", "--query", nargs="?", action=QueryOrQuiet, metavar="KEY=VALUE",
+                      help="extra catalogue parameter passed as is, repeatable "
+                      "(e.g. -q orbitDirection=descending); -q alone means --quiet")
+    what.add_argument("--limit", type=int, metavar="N",
+                      help="at most N products, the most recent first")
+    out = parser.add_argument_group("files")
+    out.add_argument("--json", default="search.json", metavar="FILE",
+                     help="write the search answer (all pages merged) here "
+                     "(default search.json; '' for none)")
+    out.add_argument("--footprints", metavar="FILE",
+                     help="write the selected products as a GeoJSON FeatureCollection")
+    out.add_argument("--from", dest="from_file", metavar="FILE",
+                     help="download exactly the products of a saved --json or --footprints "
+                     "file (no new search)")
+    out.add_argument("-x", "--extract", action="store_true",
+                     help="unzip each product to <name>.SAFE and remove the zip")
+    out.add_argument("--windows", action="store_true",
+                     help="accepted for compatibility; has no effect (no curl is used)")
+    tape = parser.add_argument_group("tape products and speed")
+    tape.add_argument("--trials", type=int, default=10,
+                      help="rounds of waiting for products on tape (default 10)")
+    tape.add_argument("--wait", type=float, default=1.0, metavar="MINUTES",
+                      help="minutes between rounds, fractions allowed (default 1)")
+    tape.add_argument("--parallel", type=int, default=pc.DEFAULT_PARALLEL, metavar="N",
+                      help=f"downloads at once (default {pc.DEFAULT_PARALLEL})")
+    return parser
+
+
+SETTINGS_FIELDS = [f.name for f in pc.dataclasses.fields(pc.DownloadSettings)]
+
+
+def command(args: argparse.Namespace) -> int:
+    settings = pc.DownloadSettings(**{k: v for k, v in vars(args).items()
+                                      if k in SETTINGS_FIELDS})
+    settings.json_file = args.json or None
+    if settings.from_file and (args.tile or args.location or args.lat is not None
+                               or args.latmin is not None or args.shape):
+        raise pc.BadInput("--from downloads a saved selection: give no location with it")
+    need_auth = not args.no_download
+    with pc.make_client(args, need_auth=need_auth) as client:
+        if need_auth:
+            pc.check_write_dir(Path(settings.write_dir))
+            pc.check_fetch_settings(settings)
+        result = pc.find_products(client, settings)
+        if not args.quiet or args.no_download:
+            print(f"{len(result.products)} product(s) found")
+            if result.products:
+                print(pc.products_table(result.products))
+        if args.no_download:
+            return pc.ExitStatus.OK
+        fetched = pc.fetch_products(client, result.products, settings, pc.make_progress(args))
+    print(fetched.summary())
+    for name, error in fetched.errors.items():
+        print(f"  {name}: {error}", file=sys.stderr)
+    if fetched.count(pc.ON_TAPE) or fetched.count(pc.STAGING):
+        print("Products are still on tape: run the same command again later "
+              "(or raise --trials/--wait).")
+    return fetched.exit_status()
+
+
+def main(argv: list[str] | None = None) -> int:
+    return pc.run_script(build_parser(), command, argv)
+
+
+# --------------------------------------------------------------------------
+# Python API
+# --------------------------------------------------------------------------
+
+
+def _api_client(auth: Any, url: str | None, insecure: bool, timeout: float,
+                need_auth: bool) -> pc.Client:
+    base = pc.normalize_base_url(url or os.environ.get("PEPS_URL") or pc.DEFAULT_URL)
+    if isinstance(auth, pc.Credentials):
+        creds: pc.Credentials | None = auth
+    elif isinstance(auth, (tuple, list)) and len(auth) == 2:
+        creds = pc.Credentials(str(auth[0]), str(auth[1]), "API")
+    else:
+        creds = pc.resolve_credentials(auth, base, required=need_auth) \
+            if need_auth or auth else None
+    return pc.Client(base, creds, insecure=insecure, timeout=timeout)
+
+
+def _api_logging(verbose: bool) -> None:
+    logger = logging.getLogger("peps")
+    if all(isinstance(h, logging.NullHandler) for h in logger.handlers):
+        pc.configure_logging(quiet=not verbose)
+
+
+def peps_download(write_dir: str, auth: Any = None, collection: str = "S2ST",
+                  product_type: str | None = None, sensor_mode: str | None = None,
+                  no_download: bool = True, start_date: str | None = None,
+                  end_date: str | None = None, tile: str | None = None,
+                  location: str | None = None, lat: float | None = None,
+                  lon: float | None = None, latmin: float | None = None,
+                  latmax: float | None = None, lonmin: float | None = None,
+                  lonmax: float | None = None, shape: str | None = None,
+                  orbit: int | None = None, search_json_file: str | None = None,
+                  clouds: float = 100, sat: str | None = None, extract: bool = True,
+                  max_trials: int = 10, wait: float = 1, verbose: bool = True, *,
+                  url: str | None = None, insecure: bool = False,
+                  parallel: int = pc.DEFAULT_PARALLEL, footprints: str | None = None,
+                  query: Any = None, limit: int | None = None,
+                  timeout: float = pc.READ_TIMEOUT) -> dict[str, str]:
+    """Search and (with ``no_download=False``) download; return ``{product: status}``.
+
+    The defaults are the fork's: ``no_download=True`` (search only),
+    ``extract=True``, ``max_trials=10``, ``wait=1`` minute. Statuses:
+    ``on disk``, ``on tape``, ``staging`` (search only), ``downloaded``,
+    ``existing``, ``failed``, ``busy``. Errors raise ``peps_common.PepsError``
+    (its ``exit_status`` says which); nothing calls ``sys.exit``.
+    """
+    _api_logging(verbose)
+    settings = pc.DownloadSettings(
+        write_dir=write_dir, collection=collection, product_type=product_type,
+        sensor_mode=sensor_mode, start_date=start_date, end_date=end_date, tile=tile,
+        location=location, lat=lat, lon=lon, latmin=latmin, latmax=latmax, lonmin=lonmin,
+        lonmax=lonmax, shape=shape, orbit=orbit, clouds=clouds, satellite=sat, query=query,
+        limit=limit, no_download=no_download, json_file=search_json_file, footprints=footprints,
+        extract=extract, trials=max_trials, wait=wait, parallel=parallel)
+    with _api_client(auth, url, insecure, timeout, need_auth=not no_download) as client:
+        result = pc.find_products(client, settings)
+        if no_download:
+            return pc.listing_statuses(result.products)
+        fetched = pc.fetch_products(client, result.products, settings)
+    return fetched.statuses
+
+
+def search_products(auth: Any = None, *, url: str | None = None, insecure: bool = False,
+                    timeout: float = pc.READ_TIMEOUT, verbose: bool = False,
+                    **search: Any) -> list[dict[str, Any]]:
+    """The search half: product records (name, id, date, cloud cover, size, storage,
+    geometry, download URL...). Takes the search arguments of :func:`peps_download`
+    (``collection``, ``tile``, ``start_date``...) plus ``query`` and ``limit``."""
+    _api_logging(verbose)
+    if "sat" in search:
+        search["satellite"] = search.pop("sat")
+    settings = pc.DownloadSettings(**search)
+    with _api_client(auth, url, insecure, timeout, need_auth=False) as client:
+        result = pc.find_products(client, settings)
+    return [dict(p.record(), geometry=p.geometry) for p in result.products]
+
+
+def download_products(products: Any, write_dir: str = ".", auth: Any = None, *,
+                      extract: bool = False, max_trials: int = 10, wait: float = 1,
+                      parallel: int = pc.DEFAULT_PARALLEL, url: str | None = None,
+                      insecure: bool = False, timeout: float = pc.READ_TIMEOUT,
+                      verbose: bool = False) -> dict[str, str]:
+    """The download half: records from :func:`search_products`, or the path of a saved
+    ``--json``/``--footprints`` file. Each product's storage is looked up again first."""
+    _api_logging(verbose)
+    settings = pc.DownloadSettings(write_dir=write_dir, extract=extract, trials=max_trials,
+                                   wait=wait, parallel=parallel)
+    with _api_client(auth, url, insecure, timeout, need_auth=True) as client:
+        if isinstance(products, (str, os.PathLike)):
+            result = pc.products_from_selection(client, products)
+        else:
+            result = pc.products_from_records(client, products)
+        fetched = pc.fetch_products(client, result.products, settings)
+    return {**result.skipped, **fetched.statuses}
+
+
+if __name__ == "__main__":
+    sys.exit(main())
