@@ -25,6 +25,7 @@ import logging
 import math
 import netrc
 import os
+import queue
 import random
 import re
 import shutil
@@ -42,6 +43,7 @@ from typing import IO, Any
 from urllib.parse import urlsplit
 
 import requests
+import urllib3
 from dateutil import parser as date_parser
 
 __version__ = "1.0.0"
@@ -164,7 +166,7 @@ def parse_account_text(text: str, origin: str = "the account file") -> Credentia
         raise BadInput(
             f"{origin} is empty: write 'your.email@address.fr your_password' on its first line"
         )
-    parts = lines[0].strip().split(None, 1)
+    parts = lines[0].lstrip().split(None, 1)
     if len(parts) < 2:
         raise BadInput(
             f"{origin} holds a single word: write 'your.email@address.fr your_password' "
@@ -477,10 +479,7 @@ class Client:
         self.session.verify = not insecure
         if insecure:
             log.warning("TLS certificates are NOT verified (--insecure): use only on a trusted network")
-            with contextlib.suppress(Exception):
-                import urllib3
-
-                urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+            urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
         self.cancelled = threading.Event()  # set on Ctrl-C: worker threads stop writing
 
     def close(self) -> None:
@@ -1096,8 +1095,8 @@ class Progress:
                 self._clear()
         if entry and ok and not self.quiet:
             elapsed = max(time.monotonic() - entry[2], 1e-6)
-            log.info("downloaded %s (%s in %.1f s, %s/s)", name, human_size(entry[1]), elapsed,
-                     human_size(entry[0] / elapsed))
+            log.info("downloaded %s (%s in %.1f s, %s/s)", name, human_size(entry[1] or entry[0]),
+                     elapsed, human_size(entry[0] / elapsed))
 
     def _clear(self) -> None:
         if self.width:
@@ -1147,15 +1146,36 @@ def parse_content_range(value: str | None) -> tuple[int, int, int | None] | None
 
 
 class _Hasher:
-    """MD5 computed beside the writes."""
+    """MD5 of a stream, computed in a worker thread so hashing overlaps the network.
+
+    hashlib releases the GIL on large buffers, so the hash of chunk N runs while
+    chunk N+1 is read and written. The queue is bounded: memory stays constant.
+    """
 
     def __init__(self) -> None:
         self.md5 = hashlib.md5()  # noqa: S324  (PEPS publishes MD5; not a security use)
+        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=8)
+        self._thread: threading.Thread | None = None
 
-    def update(self, data: bytes | memoryview) -> None:
-        self.md5.update(data)
+    def update(self, data: bytes) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="peps-md5", daemon=True)
+            self._thread.start()
+        self._queue.put(data)
+
+    def _run(self) -> None:
+        while (item := self._queue.get()) is not None:
+            self.md5.update(item)
+
+    def close(self) -> None:
+        """Stop the worker (the digest so far stays readable)."""
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
 
     def hexdigest(self) -> str:
+        self.close()
         return self.md5.hexdigest().upper()
 
 
@@ -1186,7 +1206,7 @@ class DownloadSpec:
 
 
 def download_file(client: Client, spec: DownloadSpec, progress: Progress | None = None,
-                  max_attempts: int = 6, integrity_attempts: int = 3) -> Path:
+                  max_attempts: int | None = None, integrity_attempts: int = 3) -> Path:
     """Fetch one file as a transaction: partial name, resume, checks, rename.
 
     Raises ``StillStaging`` on 202, ``BadCredentials``, ``IntegrityError``
@@ -1195,6 +1215,7 @@ def download_file(client: Client, spec: DownloadSpec, progress: Progress | None 
     """
     progress = progress or Progress(quiet=True)
     part = partial_path(spec.dest)
+    max_attempts = max_attempts or client.retries + 1
     for round_ in range(1, integrity_attempts + 1):
         try:
             digest = _fetch_into(client, spec, part, progress, max_attempts)
@@ -1211,6 +1232,9 @@ def download_file(client: Client, spec: DownloadSpec, progress: Progress | None 
         except OSError as exc:
             progress.finish(spec.label, ok=False)
             raise disk_error(exc, part) from None
+        except PepsError:
+            progress.finish(spec.label, ok=False)
+            raise
         os.replace(part, spec.dest)
         progress.finish(spec.label)
         return spec.dest
@@ -1228,120 +1252,141 @@ def disk_error(exc: OSError, part: Path) -> PepsError:
                      "permissions")
 
 
+MAX_REFUSALS = 30  # "too many downloads" refusals waited out before giving up
+
+
+class _PartialFile:
+    """The bytes of a download so far: size on disk and MD5 of those bytes."""
+
+    def __init__(self, part: Path, spec: DownloadSpec, progress: Progress) -> None:
+        self.part, self.spec, self.progress = part, spec, progress
+        offset = part.stat().st_size if part.exists() else 0
+        if spec.size is not None and offset > spec.size:
+            part.unlink()
+            offset = 0
+        self.hasher, self.offset = hash_file(part) if offset else (_Hasher(), 0)
+        progress.start(spec.label, spec.size, self.offset)
+
+    def restart(self, reason: str) -> None:
+        """Throw the bytes away and start from zero."""
+        log.info("%s: %s; starting over", self.spec.label, reason)
+        self.hasher.close()
+        self.part.unlink(missing_ok=True)
+        self.progress.restart(self.spec.label, self.offset)
+        self.hasher, self.offset = _Hasher(), 0
+
+    def complete(self) -> bool:
+        return self.spec.size is not None and self.offset >= self.spec.size > 0
+
+
 def _fetch_into(client: Client, spec: DownloadSpec, part: Path, progress: Progress,
                 max_attempts: int) -> str:
-    """Fill ``part`` with the whole body, resuming after drops; return its MD5."""
-    offset = part.stat().st_size if part.exists() else 0
-    if spec.size is not None and offset > spec.size:
-        part.unlink()
-        offset = 0
-    hasher, offset = hash_file(part) if offset else (_Hasher(), 0)
-    progress.start(spec.label, spec.size, offset)
-    failures = 0
-    while True:
-        if spec.size is not None and offset == spec.size and offset > 0:
-            break
-        headers = {"Range": f"bytes={offset}-"} if offset else None
-        try:
-            response = client.request(
-                "GET", spec.url, what=f"download of {spec.label}", params=None, auth=True,
-                stream=True, headers=headers, accept=(200, 202, 206, 416), retry=True,
-            )
-        except ServerError as exc:
-            failures += 1
-            if failures >= max_attempts:
-                raise
-            pause = client.delay(failures, exc.retry_after)
-            log.info("download of %s: %s; retrying in %.1f s", spec.label, exc, pause)
-            sleep(pause)
-            continue
-        with response:
-            status = response.status_code
-            if status == 202:
-                progress.finish(spec.label, ok=False)
-                raise StillStaging(f"{spec.label} is being staged from tape")
-            if status == 416:
-                # Our offset is past the end: the partial file is not what the server has.
-                log.info("%s: the server refused to resume; starting over", spec.label)
-                part.unlink(missing_ok=True)
-                progress.restart(spec.label, offset)
-                hasher, offset = _Hasher(), 0
-                failures += 1
-                if failures >= max_attempts:
-                    raise ServerError(f"download of {spec.label}: the server keeps refusing "
-                                      "the byte range", status)
-                continue
-            _reject_error_body(response, spec)
-            mode = "ab"
-            if status == 206:
-                content_range = parse_content_range(response.headers.get("Content-Range"))
-                if content_range is None or content_range[0] != offset or (
-                        spec.size is not None and content_range[2] not in (None, spec.size)):
-                    log.info("%s: unexpected Content-Range %r; starting over", spec.label,
-                             response.headers.get("Content-Range"))
-                    response.close()
-                    part.unlink(missing_ok=True)
-                    progress.restart(spec.label, offset)
-                    hasher, offset = _Hasher(), 0
-                    failures += 1
-                    if failures >= max_attempts:
-                        raise ServerError(f"download of {spec.label}: unusable Content-Range",
-                                          status)
-                    continue
-            elif offset:
-                log.info("%s: the server ignored the resume request; starting over", spec.label)
-                progress.restart(spec.label, offset)
-                hasher, offset, mode = _Hasher(), 0, "wb"
-            else:
-                mode = "wb"
-            if spec.size is None:
-                length = response.headers.get("Content-Length")
-                if length and length.isdigit() and status == 200:
-                    spec.size = int(length)
-            try:
-                offset = _stream_body(response, part, mode, hasher, offset, progress, spec.label,
-                                      client.cancelled)
-            except (requests.exceptions.RequestException, ConnectionError) as exc:
-                offset = part.stat().st_size if part.exists() else 0
-                failures += 1
-                if failures >= max_attempts:
-                    raise ServerError(f"download of {spec.label}: {describe_network_error(exc)}; "
-                                      f"{human_size(offset)} kept in {part.name}, run again to "
-                                      "resume") from None
-                pause = client.delay(failures)
-                log.info("download of %s interrupted at %s (%s); resuming in %.1f s (%d/%d)",
-                         spec.label, human_size(offset), describe_network_error(exc), pause,
-                         failures, max_attempts - 1)
-                sleep(pause)
-                continue
-        if spec.size is None or offset >= spec.size:
-            break
-        # The server closed cleanly before the end: resume.
+    """Fill ``part`` with the whole body, resuming after drops; return its MD5.
+
+    Retries (bounded by ``max_attempts``) cover connection errors, stalls, 5xx,
+    early ends and bad ranges; "too many downloads" (429) refusals are waited
+    out separately, up to ``MAX_REFUSALS`` times, honouring ``Retry-After``.
+    """
+    state = _PartialFile(part, spec, progress)
+    failures = refusals = 0
+
+    def retry_later(reason: str, retry_after: float | None = None) -> None:
+        nonlocal failures
         failures += 1
         if failures >= max_attempts:
-            raise ServerError(f"download of {spec.label}: the body ended at "
-                              f"{human_size(offset)} of {human_size(spec.size)}; run again to "
-                              "resume")
-        log.info("download of %s ended early at %s; resuming", spec.label, human_size(offset))
-    return hasher.hexdigest()
+            kept = f"; {human_size(state.offset)} kept in {part.name}, run again to resume" \
+                if state.offset else ""
+            raise ServerError(f"download of {spec.label}: {reason} (after {failures} "
+                              f"attempts){kept}")
+        pause = client.delay(failures - 1, retry_after)
+        log.info("download of %s: %s; retrying in %.1f s (%d/%d)", spec.label, reason, pause,
+                 failures, max_attempts - 1)
+        sleep(pause)
+
+    try:
+        while not state.complete():
+            headers = {"Range": f"bytes={state.offset}-"} if state.offset else None
+            try:
+                response = client.request(
+                    "GET", spec.url, what=f"download of {spec.label}", auth=True, retry=False,
+                    stream=True, headers=headers, accept=(200, 202, 206, 416),
+                )
+            except ServerError as exc:
+                if exc.status == 429 and refusals < MAX_REFUSALS:
+                    refusals += 1
+                    pause = client.delay(min(refusals, 6), exc.retry_after)
+                    log.info("download of %s: the server refuses more downloads now; waiting "
+                             "%.1f s", spec.label, pause)
+                    sleep(pause)
+                    continue
+                retry_later(str(exc).split(": ", 1)[-1], exc.retry_after)
+                continue
+            with response:
+                status = response.status_code
+                if status == 202:
+                    raise StillStaging(f"{spec.label} is being staged from tape")
+                if status == 416:
+                    state.restart("the server refused to resume")
+                    retry_later("byte range refused")
+                    continue
+                try:
+                    _reject_error_body(response, spec)
+                except ServerError as exc:
+                    retry_later(str(exc).split(": ", 1)[-1])
+                    continue
+                if status == 206:
+                    content_range = parse_content_range(response.headers.get("Content-Range"))
+                    if content_range is None or content_range[0] != state.offset or (
+                            spec.size is not None and content_range[2] not in (None, spec.size)):
+                        state.restart(f"unexpected Content-Range "
+                                      f"{response.headers.get('Content-Range')!r}")
+                        retry_later("unusable Content-Range")
+                        continue
+                elif state.offset:
+                    state.restart("the server ignored the resume request (200 instead of 206)")
+                if spec.size is None and status == 200:
+                    length = response.headers.get("Content-Length", "")
+                    spec.size = int(length) if length.isdigit() else None
+                try:
+                    _stream_body(response, state, client.cancelled)
+                except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError,
+                        ConnectionError) as exc:
+                    retry_later(f"interrupted at {human_size(state.offset)} "
+                                f"({describe_network_error(exc)})")
+                    continue
+            if spec.size is None:
+                break
+            if not state.complete():
+                retry_later(f"the body ended early at {human_size(state.offset)} of "
+                            f"{human_size(spec.size)}")
+    finally:
+        state.hasher.close()
+    return state.hasher.hexdigest()
 
 
-def _stream_body(response: requests.Response, part: Path, mode: str, hasher: _Hasher,
-                 offset: int, progress: Progress, label: str, cancelled: threading.Event) -> int:
-    """Write the body to ``part``, hashing as it goes; return the new size."""
-    with open(part, mode) as handle:
-        if mode == "wb":
-            offset = 0
-        for chunk in response.iter_content(CHUNK_SIZE):
+def _iter_body(response: requests.Response) -> Iterator[bytes]:
+    """The body as it arrives: ``read1`` hands over what the socket has, so a drop
+    loses no received byte (``iter_content`` would drop a partly filled chunk)."""
+    read1 = getattr(response.raw, "read1", None)
+    if read1 is None or urllib3.__version__.startswith("1."):
+        yield from response.iter_content(CHUNK_SIZE)
+        return
+    while chunk := read1(CHUNK_SIZE, decode_content=True):
+        yield chunk
+
+
+def _stream_body(response: requests.Response, state: _PartialFile,
+                 cancelled: threading.Event) -> None:
+    """Append the body to the partial file, hashing as it goes."""
+    label = state.spec.label
+    with open(state.part, "ab") as handle:
+        for chunk in _iter_body(response):
             if cancelled.is_set():
                 raise KeyboardInterrupt
-            if not chunk:
-                continue
             handle.write(chunk)
-            hasher.update(chunk)
-            offset += len(chunk)
-            progress.advance(label, len(chunk))
-    return offset
+            state.hasher.update(chunk)
+            state.offset += len(chunk)
+            state.progress.advance(label, len(chunk))
 
 
 def _reject_error_body(response: requests.Response, spec: DownloadSpec) -> None:
@@ -1387,17 +1432,34 @@ except ImportError:  # pragma: no cover  (Windows: no locking)
 
 @contextlib.contextmanager
 def hold_lock(path: Path, what: str) -> Iterator[None]:
-    """Hold an exclusive lock on ``path`` (created if missing) or raise Busy at once."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    """Hold an exclusive lock file, or raise Busy at once; the file is removed after.
+
+    The lock file is unlinked while still locked; a run that opened the old
+    file meanwhile sees that its inode is no longer at ``path`` and tries again.
+    """
+    path = Path(path)
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        if fcntl is None:  # pragma: no cover
+            break
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise Busy(f"{what} is being handled by another run right now; "
+                       "let it finish (this run leaves it alone)") from None
+        try:
+            same = os.fstat(fd).st_ino == os.stat(path).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)
     try:
-        if fcntl is not None:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise Busy(f"{what} is being handled by another run right now; "
-                           "let it finish (this run leaves it alone)") from None
         yield
     finally:
+        with contextlib.suppress(OSError):
+            path.unlink()
         os.close(fd)
 
 
@@ -1476,17 +1538,13 @@ def check_zip_member(info: zipfile.ZipInfo, archive: str) -> None:
 def fetch_one(client: Client, spec: DownloadSpec, progress: Progress | None = None,
               extract_as: str | None = None) -> str:
     """Download one file under a lock; DOWNLOADED, or EXISTING if another run got it first."""
-    part = partial_path(spec.dest)
-    with hold_lock(part.with_name(part.name + ".lock"), spec.label):
-        try:
-            if spec.dest.exists() or (extract_as and existing_copy(spec.dest.parent, extract_as)):
-                return EXISTING
-            download_file(client, spec, progress)
-            if extract_as:
-                extract_zip(spec.dest, spec.dest.parent, extract_as)
-        finally:
-            with contextlib.suppress(OSError):
-                part.with_name(part.name + ".lock").unlink()
+    lock = spec.dest.with_name(spec.dest.name + ".lock")
+    with hold_lock(lock, spec.label):
+        if spec.dest.exists() or (extract_as and existing_copy(spec.dest.parent, extract_as)):
+            return EXISTING
+        download_file(client, spec, progress)
+        if extract_as:
+            extract_zip(spec.dest, spec.dest.parent, extract_as)
     return DOWNLOADED
 
 
@@ -2298,6 +2356,14 @@ def add_common_arguments(parser: argparse.ArgumentParser, auth_help: str | None 
                        type=lambda v: parse_float(v, "--timeout", 0.1),
                        help=f"read timeout: a stall longer than this is a drop "
                        f"(default {READ_TIMEOUT:g})")
+    group.add_argument("--retries", metavar="N", default=5,
+                       type=lambda v: parse_int(v, "--retries", 0, 100),
+                       help="retries of a failed request or download before giving up "
+                       "(default 5; a WPS submission is never retried)")
+    group.add_argument("--retry-wait", metavar="SECONDS", default=1.0, dest="retry_wait",
+                       type=lambda v: parse_float(v, "--retry-wait", 0, 3600),
+                       help="first pause before a retry, doubled each time up to 60 s, "
+                       "with jitter; the server's Retry-After wins (default 1)")
     group.add_argument("-v", "--verbose", action="store_true",
                        help="say more: every request retried, the account source")
     group.add_argument(*(("-q", "--quiet") if quiet_short else ("--quiet",)), action="store_true",
@@ -2315,7 +2381,8 @@ def make_client(args: argparse.Namespace, need_auth: bool = True) -> Client:
     creds = resolve_credentials(getattr(args, "auth", None), base, required=need_auth) \
         if need_auth or getattr(args, "auth", None) else None
     return Client(base, creds, insecure=getattr(args, "insecure", False),
-                  timeout=getattr(args, "timeout", READ_TIMEOUT))
+                  timeout=getattr(args, "timeout", READ_TIMEOUT),
+                  retries=getattr(args, "retries", 5), backoff=getattr(args, "retry_wait", 1.0))
 
 
 def make_progress(args: argparse.Namespace) -> Progress:
@@ -2370,7 +2437,1072 @@ def run_script(parser: argparse.ArgumentParser,
 # FULL_MAJA workflow (full_maja_process.py, full_maja_download.py)
 # --------------------------------------------------------------------------
 
+FULL_MAJA = "FULL_MAJA"
+FULL_MAJA_FIRST_START = dt.datetime(2016, 4, 1)  # older L1C products are not usable by MAJA
+FULL_MAJA_MIN_DAYS = 55  # "about two months", the original's parameter check
+FULL_MAJA_MAX_DAYS = 366  # one year at most
+S2_RELATIVE_ORBITS = 143
+MAJA_SLOTS = 10  # MAJA jobs PEPS runs at once, for all users
+MAJA_FIRST_DATE_MINUTES = 60  # MAJA's initialisation on the first date of a series
+MAJA_MINUTES_PER_DATE = 25
+S2_REVISIT_DAYS = 5  # one Sentinel-2 date every 5 days on a tile (S2A + S2B)
+DEFAULT_WATCH_MINUTES = 10.0
+LEGACY_FULL_MAJA_LOG = "Full_Maja.log"  # the original tools' default log name
+NOVALD = "NOVALD"  # in the name of a result too cloudy to be usable
+FINAL_JOB_STATUSES = ("FINISHED", "ERROR", "CANCELED")
+
+# Several jobs or products: the exit status is the worst one, in this order (least bad first).
+EXIT_SEVERITY = (ExitStatus.OK, ExitStatus.NOT_READY, ExitStatus.BUSY, ExitStatus.SERVER_ERROR,
+                 ExitStatus.FAILED, ExitStatus.JOB_FAILED, ExitStatus.BAD_INPUT,
+                 ExitStatus.BAD_CREDENTIALS, ExitStatus.INTERRUPTED)
+
+
+def worst_status(statuses: Iterable[int]) -> ExitStatus:
+    """The worst of several exit statuses (``EXIT_SEVERITY``); OK when there are none."""
+    rank = {status: index for index, status in enumerate(EXIT_SEVERITY)}
+    found = [ExitStatus(s) for s in statuses]
+    return max(found, key=lambda s: rank.get(s, len(rank)), default=ExitStatus.OK)
+
+
+@dataclasses.dataclass(frozen=True)
+class FullMajaRequest:
+    """A checked FULL_MAJA order: one tile over one period, optionally one relative orbit."""
+
+    tile: str
+    start: dt.datetime
+    end: dt.datetime
+    orbit: int | None = None
+
+    @property
+    def days(self) -> float:
+        return (self.end - self.start).total_seconds() / 86400
+
+    def inputs(self) -> dict[str, Any]:
+        """The WPS ``datainputs``, in the order the original tool sent them."""
+        inputs: dict[str, Any] = {"startDate": format_date(self.start),
+                                  "completionDate": format_date(self.end), "tileid": self.tile}
+        if self.orbit is not None:
+            inputs["relativeOrbitNumber"] = self.orbit
+        return inputs
+
+    def default_log_name(self) -> str:
+        """``FULL_MAJA_31TCJ_R051_2017-01-01_2018-01-01.log``: one name per tile, orbit and period."""
+        orbit = f"_R{self.orbit:03d}" if self.orbit is not None else ""
+        return (f"FULL_MAJA_{self.tile.replace('%', '')}{orbit}_{self.start:%Y-%m-%d}_"
+                f"{self.end:%Y-%m-%d}.log")
+
+    def describe(self) -> str:
+        orbit = f", orbit {self.orbit}" if self.orbit is not None else ", all orbits"
+        return f"tile {self.tile}, {format_date(self.start)} to {format_date(self.end)}{orbit}"
+
+
+def _days_text(days: float) -> str:
+    return f"{days:.0f} days" if days == int(days) else f"{days:.1f} days"
+
+
+def check_full_maja_request(tile: str | None, orbit: Any, start: str | None,
+                            end: str | None) -> FullMajaRequest:
+    """Check a FULL_MAJA order against the rules PEPS enforces, before anything is sent.
+
+    Each refusal names the rule: the tile pattern (a leading ``T`` dropped),
+    the relative orbit 1..143, a start on or after 2016-04-01, and a period of
+    55 to 366 days.
+    """
+    if not tile:
+        raise BadInput("-t/--tile is required: the MGRS tile to process, such as 31TCJ")
+    try:
+        tile_id = parse_tile(tile)
+    except BadInput as exc:
+        raise BadInput(f"-t/--tile: {exc}") from None
+    orbit_no = None
+    if orbit is not None and str(orbit).strip() != "":
+        try:
+            orbit_no = parse_int(orbit, "-o/--orbit", 1, S2_RELATIVE_ORBITS)
+        except BadInput as exc:
+            raise BadInput(f"{exc}: Sentinel-2 relative orbits run from 1 to "
+                           f"{S2_RELATIVE_ORBITS}") from None
+    if not start:
+        raise BadInput("-d/--start_date is required: the first day of the series (YYYY-MM-DD)")
+    if not end:
+        raise BadInput("-f/--end_date (or -e) is required: FULL_MAJA processes "
+                       f"{FULL_MAJA_MIN_DAYS} to {FULL_MAJA_MAX_DAYS} days, give the last day")
+    start_dt = parse_date(start, "-d/--start_date")
+    end_dt = parse_date(end, "-f/--end_date")
+    if start_dt < FULL_MAJA_FIRST_START:
+        raise BadInput(f"-d/--start_date {format_date(start_dt)} is too early: FULL_MAJA series "
+                       f"must start on or after {format_date(FULL_MAJA_FIRST_START)} (older "
+                       "Sentinel-2 L1C products cannot be processed)")
+    request = FullMajaRequest(tile_id, start_dt, end_dt, orbit_no)
+    if end_dt <= start_dt:
+        raise BadInput(f"the end date {format_date(end_dt)} is not after the start date "
+                       f"{format_date(start_dt)}")
+    if request.days < FULL_MAJA_MIN_DAYS:
+        raise BadInput(f"the period {format_date(start_dt)} to {format_date(end_dt)} is "
+                       f"{_days_text(request.days)}: FULL_MAJA needs at least "
+                       f"{FULL_MAJA_MIN_DAYS} days (about two months) for MAJA's time series")
+    if request.days > FULL_MAJA_MAX_DAYS:
+        raise BadInput(f"the period {format_date(start_dt)} to {format_date(end_dt)} is "
+                       f"{_days_text(request.days)}: FULL_MAJA processes at most "
+                       f"{FULL_MAJA_MAX_DAYS} days (one year); split it into several jobs")
+    return request
+
+
+def sidecar_path(log_path: Path, suffix: str) -> Path:
+    """``<log stem><suffix>`` beside the log (``x.log`` -> ``x.stat``), never the log itself."""
+    path = Path(log_path)
+    candidate = path.with_suffix(suffix) if path.suffix else path.with_name(path.name + suffix)
+    return candidate if candidate != path else path.with_name(path.name + suffix)
+
+
+def job_lock_path(log_path: Path) -> Path:
+    """The lock that one run holds on a job log (``<log>.lock``, left in place: it is empty)."""
+    return Path(log_path).with_name(Path(log_path).name + ".lock")
+
+
+def ended_on_last_check(log_path: Path) -> str | None:
+    """The final status (FINISHED, ERROR, CANCELED) the saved report says, without network."""
+    report_path = sidecar_path(log_path, ".json")
+    try:
+        report = parse_report(json.loads(report_path.read_text("utf-8")), str(report_path))
+    except (OSError, ValueError, PepsError):
+        return None
+    return report.job_status if report.job_status in FINAL_JOB_STATUSES else None
+
+
+def check_log_free(log_path: Path, force: bool = False) -> None:
+    """Refuse to replace a job log unless the job is known to have ended, or ``--force``.
+
+    "Known to have ended" means its saved report (``<log stem>.json``, written
+    by full_maja_download.py) says FINISHED, ERROR or CANCELED. A replaced log
+    is kept as ``<log>.<job id>.bak``, with its ``.stat`` and ``.json``, so no
+    job is ever lost.
+    """
+    path = Path(log_path)
+    if not path.exists():
+        return
+    if path.is_dir():
+        raise BadInput(f"-l/--log {path} is a folder: give a file name for the job log")
+    try:
+        job: JobLog | None = load_job_log(path)
+    except BadInput:
+        job = None
+    ended = ended_on_last_check(path) if job else None
+    if not force:
+        if job is None:
+            raise BadInput(f"{path} exists and is not a job log: choose another name with "
+                           "-l/--log, or pass --force to replace it")
+        if ended is None:
+            raise BadInput(
+                f"the job log {path} already holds job {job.job_id or job.status_url}, not known "
+                "to have ended: reusing the name would lose that job (follow it with "
+                "full_maja_download.py). Choose another log name with -l/--log, or pass --force "
+                "to replace it (the old log is kept as a .bak file)")
+    backup_id = re.sub(r"[^A-Za-z0-9_.-]", "_", (job.job_id if job and job.job_id else "old"))
+    for source in (path, sidecar_path(path, ".stat"), sidecar_path(path, ".json")):
+        if source.exists():
+            target = source.with_name(f"{source.name}.{backup_id}.bak")
+            os.replace(source, target)
+            log.warning("%s kept as %s (%s)", source, target.name,
+                        f"job {ended}" if ended else "--force")
+
+
+def submit_full_maja(client: Client, request: FullMajaRequest) -> tuple[JobLog, WpsStatus]:
+    """Send the FULL_MAJA execute request ONCE (never retried); the job log to save."""
+    status, text = wps_execute(client, FULL_MAJA, request.inputs())
+    if status.state not in ("accepted", "started", "succeeded"):
+        log.warning("the server's answer does not say the job was accepted (state: %s); "
+                    "the log is written anyway: check the job with full_maja_download.py",
+                    status.state)
+    job = JobLog(tool="full_maja_process.py", job_id=status.job_id,
+                 status_url=str(status.status_url), server=client.base_url,
+                 inputs=request.inputs(),
+                 submitted=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                 raw_answer=text)
+    return job, status
+
+
+def save_submitted_log(log_path: Path, job: JobLog) -> None:
+    """Save the log of an accepted job; if that fails, the error still tells how to follow it."""
+    try:
+        save_job_log(log_path, job)
+    except OSError as exc:
+        raise PepsError(f"job {job.job_id} was accepted, but its log {log_path} cannot be written "
+                        f"({exc.strerror or exc}). Do not submit again: its status URL is "
+                        f"{job.status_url}; write it in a log to follow it") from None
+
+
+def prepared_url(url: str, params: dict[str, str]) -> str:
+    """The URL exactly as requests would send it (for ``-n``)."""
+    return requests.Request("GET", url, params=params).prepare().url or url
+
+
+def script_command(script: str, options: list[tuple[str, str | None]]) -> str:
+    """A copy-pasteable command line for another script of the suite (no password)."""
+    import shlex
+
+    path = Path(__file__).with_name(script)
+    try:
+        rel = os.path.relpath(path)
+        shown = rel if not rel.startswith("..") else str(path)
+    except ValueError:  # another drive (Windows)
+        shown = str(path)
+    parts = ["python", shlex.quote(shown)]
+    for option, value in options:
+        parts.append(option)
+        if value is not None:
+            parts.append(shlex.quote(value))
+    return " ".join(parts)
+
+
+def full_maja_process_command(args: argparse.Namespace) -> ExitStatus:
+    """full_maja_process.py: check, (print with -n,) submit once, save the log, say what next."""
+    request = check_full_maja_request(args.tile, args.orbit, args.start_date, args.end_date)
+    base = base_url_of(args)
+    log_path = Path(args.log or request.default_log_name())
+    params = wps_execute_params(FULL_MAJA, request.inputs())
+    if args.no_download:
+        print(f"FULL_MAJA request for {request.describe()} (-n: not sent):")
+        print(f"  GET {prepared_url(base + WPS_PATH, params)}")
+        print("  with the account as HTTP Basic authentication (not shown)")
+        print(f"  the job log would be {log_path}")
+        return ExitStatus.OK
+    with make_client(args) as client:
+        if not log_path.parent.is_dir():
+            raise BadInput(f"-l/--log: the folder {log_path.parent} does not exist")
+        with hold_lock(job_lock_path(log_path), f"the job log {log_path}"):
+            check_log_free(log_path, getattr(args, "force", False))
+            job, _ = submit_full_maja(client, request)
+            save_submitted_log(log_path, job)
+    print(f"Request OK: FULL_MAJA job {job.job_id} accepted for {request.describe()}.")
+    print(f"Job log: {log_path}")
+    options: list[tuple[str, str | None]] = []
+    if args.auth:
+        options.append(("-a", args.auth))
+    options.append(("-l", str(log_path)))
+    if client.base_url != DEFAULT_URL:
+        options.append(("--url", client.base_url))
+    options.append(("-w", str(log_path.with_suffix("")) if log_path.suffix else
+                    str(log_path) + "_results"))
+    print("Results are published when the whole series is done (about 1 h for the first date, "
+          f"then about {MAJA_MINUTES_PER_DATE} min a date; a year takes up to 24 h, more when "
+          "PEPS is busy). To follow the job and download its results, run this until it exits 0 "
+          "(by hand, from cron, or add --watch):")
+    print("  " + script_command("full_maja_download.py", options))
+    return ExitStatus.OK
+
+
+# -- Following a WPS job (shared with the single-product MAJA scripts) -----
+
+
+@dataclasses.dataclass
+class JobCheck:
+    """One look at a WPS job: its status document and, once published, its JSON report."""
+
+    wps: WpsStatus
+    report: Report | None = None
+    report_url: str | None = None
+
+    @property
+    def job_status(self) -> str:
+        """PENDING, STALLED, FINISHED, ERROR, CANCELED, or UNKNOWN.
+
+        The report decides; before it exists, the WPS state stands in
+        (accepted: PENDING, started: STALLED, failed: ERROR).
+        """
+        if self.report is not None and self.report.job_status in JOB_STATUSES:
+            return self.report.job_status
+        return {"accepted": "PENDING", "started": "STALLED", "failed": "ERROR"}.get(
+            self.wps.state, "UNKNOWN")
+
+    @property
+    def percent(self) -> float | None:
+        if self.report is not None and self.report.percent is not None:
+            return self.report.percent
+        return None if self.wps.percent is None else float(self.wps.percent)
+
+    @property
+    def message(self) -> str | None:
+        return (self.report.message if self.report else None) or self.wps.message
+
+    @property
+    def results(self) -> list[str]:
+        """Result URLs, absolute (relative ones are resolved against the report's URL)."""
+        from urllib.parse import urljoin
+
+        if self.report is None:
+            return []
+        base = self.report_url or self.wps.status_url or ""
+        return [urljoin(base, url) for url in self.report.results]
+
+
+def fetch_job_status(client: Client, job: JobLog, stat_path: Path | None = None) -> WpsStatus:
+    """GET the job's status document (saved to ``stat_path``) and parse it."""
+    name = job.job_id or job.status_url
+    try:
+        text = fetch_text(client, job.status_url, f"status of job {name}")
+    except ServerError as exc:
+        if exc.status in (404, 410):
+            raise ServerError(f"{exc}: the job is unknown to the server (removed, or another "
+                              "server?): check your jobs on the PEPS processing page",
+                              exc.status) from None
+        raise
+    if stat_path is not None:
+        write_atomic(stat_path, text)
+    return parse_wps_response(text, f"the status document of job {name}")
+
+
+def fetch_job_report(client: Client, url: str, report_path: Path | None = None,
+                     what: str = "the job report") -> Report:
+    """GET a job's JSON report (saved to ``report_path``) and parse it tolerantly."""
+    response = client.request("GET", url, what=what, auth=True)
+    data = parse_json_body(response.content, what, response.headers.get("Content-Type", ""))
+    if report_path is not None:
+        write_atomic(report_path, response.content)
+    return parse_report(data, what)
+
+
+def check_job(client: Client, job: JobLog, stat_path: Path | None = None,
+              report_path: Path | None = None) -> JobCheck:
+    """Status document, PROCESSING_STATUS refresh, JSON report: what a job is doing now.
+
+    The status document is saved to ``stat_path`` and the report to
+    ``report_path`` when given. When the status document does not point at a
+    report yet, it is read again after the refresh, which may publish it.
+    """
+    from urllib.parse import urljoin
+
+    wps = fetch_job_status(client, job, stat_path)
+    if job.job_id:
+        refresh_job(client, job.job_id)
+        if not wps.report_url:
+            wps = fetch_job_status(client, job, stat_path)
+    if not wps.report_url:
+        return JobCheck(wps)
+    url = urljoin(job.status_url, wps.report_url)
+    report = fetch_job_report(client, url, report_path,
+                              f"report of job {job.job_id or job.status_url}")
+    return JobCheck(wps, report, url)
+
+
+def typical_remaining_minutes(percent: float | None, period_days: float | None = None,
+                              dates: int | None = None) -> float | None:
+    """Typical minutes left for a FULL_MAJA job (about 1 h for the first date, 25 min a date).
+
+    The number of dates is ``dates`` when known, else estimated from the
+    period (one Sentinel-2 date every 5 days); the progress, often
+    over-optimistic, tells how much is done. None when nothing is known.
+    """
+    if dates is None and period_days:
+        dates = max(1, math.ceil(period_days / S2_REVISIT_DAYS))
+    if not dates:
+        return None
+    total = MAJA_FIRST_DATE_MINUTES + MAJA_MINUTES_PER_DATE * (dates - 1)
+    done = min(max(percent or 0.0, 0.0), 100.0) / 100
+    return total * (1 - done)
+
+
+def rough_duration(minutes: float) -> str:
+    """170 -> 'about 2 h 50 min'; 4000 -> 'about 2.8 days'."""
+    if minutes < 1:
+        return "under a minute"
+    if minutes < 60:
+        return f"about {minutes:.0f} min"
+    if minutes < 48 * 60:
+        hours, rest = divmod(int(round(minutes / 10) * 10), 60)
+        return f"about {hours} h {rest:02d} min" if rest else f"about {hours} h"
+    return f"about {minutes / 1440:.1f} days"
+
+
+# -- full_maja_download: one job, then several ------------------------------
+
+
+@dataclasses.dataclass
+class JobOutcome:
+    """What one run found and did for one job log."""
+
+    log_path: Path
+    job: JobLog | None = None
+    check: JobCheck | None = None
+    valid: list[tuple[str, str]] = dataclasses.field(default_factory=list)  # (url, name)
+    novald: int = 0
+    on_disk: int = 0
+    exit_status: ExitStatus = ExitStatus.NOT_READY
+    status: str = "UNKNOWN"
+    error: PepsError | None = None
+
+    @property
+    def name(self) -> str:
+        return self.job.job_id if self.job and self.job.job_id else str(self.log_path)
+
+    def describe(self) -> str:
+        """``job 1234 (31TCJ, 2017-01-01 to 2018-01-01, orbit 51)`` from the log's inputs."""
+        inputs = self.job.inputs if self.job else {}
+        parts = [str(inputs[key]) for key in ("tileid",) if inputs.get(key)]
+        if inputs.get("startDate") and inputs.get("completionDate"):
+            parts.append(f"{inputs['startDate']} to {inputs['completionDate']}")
+        if inputs.get("relativeOrbitNumber") not in (None, ""):
+            parts.append(f"orbit {inputs['relativeOrbitNumber']}")
+        detail = f" ({', '.join(parts)})" if parts else f" (log {self.log_path})"
+        return f"job {self.name}{detail}"
+
+    def row(self) -> tuple[str, ...]:
+        inputs = self.job.inputs if self.job else {}
+        period = f"{inputs['startDate']}..{inputs['completionDate']}" \
+            if inputs.get("startDate") and inputs.get("completionDate") else "?"
+        orbit = inputs.get("relativeOrbitNumber")
+        percent = self.check.percent if self.check else None
+        progress = "100%" if self.status == "FINISHED" else (
+            f"{percent:.0f}%" if percent is not None else "-")
+        results = f"{self.on_disk}/{len(self.valid)}" if self.status == "FINISHED" else "-"
+        orbit_text = "?" if not inputs else "all" if orbit in (None, "") else str(orbit)
+        return (str(self.log_path), str(inputs.get("tileid") or "?"), period, orbit_text,
+                "error" if self.error and self.status != "busy" else self.status, progress,
+                results)
+
+
+JOBS_TABLE_HEADER = ("log", "tile", "period", "orbit", "status", "progress", "results")
+
+
+def jobs_table(outcomes: list[JobOutcome]) -> str:
+    """One row a job: log, tile, period, orbit, status, progress, results on disk/total."""
+    return format_table([JOBS_TABLE_HEADER, *(o.row() for o in outcomes)])
+
+
+def result_name(url: str) -> str:
+    """The file name of a result: the basename of its URL path, checked to be a plain name."""
+    from urllib.parse import unquote
+
+    name = unquote(urlsplit(url).path.rsplit("/", 1)[-1])
+    if not name or name in (".", "..") or "/" in name or "\\" in name or "\x00" in name:
+        raise ServerError(f"the job report lists a result URL without a usable file name: {url}")
+    return name
+
+
+def find_job_logs(paths: Iterable[str]) -> list[Path]:
+    """Job logs from ``-l``: files as given, folders as their ``*.log`` files."""
+    found: list[Path] = []
+    for text in paths:
+        path = Path(text)
+        if path.is_dir():
+            logs = sorted(p for p in path.glob("*.log") if p.is_file())
+            if not logs:
+                raise BadInput(f"-l/--log: the folder {path} holds no job log (*.log)")
+            found.extend(logs)
+        elif path.exists():
+            found.append(path)
+        else:
+            raise BadInput(f"-l/--log: {path} does not exist: give the job log written by "
+                           "full_maja_process.py (or by the original tool)")
+    unique: list[Path] = []
+    seen: set[Path] = set()
+    for path in found:
+        key = path.resolve()
+        if key not in seen:
+            seen.add(key)
+            unique.append(path)
+    return unique
+
+
+def inspect_full_maja_job(client: Client, log_path: Path, write_dir: Path) -> JobOutcome:
+    """Read the log, check the job (keeping ``.stat`` and ``.json``), count results on disk."""
+    outcome = JobOutcome(log_path)
+    try:
+        outcome.job = load_job_log(log_path)
+        if outcome.job.server and normalize_base_url(outcome.job.server) != client.base_url:
+            log.warning("%s was written for %s; its status URL is used as given, the status "
+                        "refresh goes to %s (--url)", log_path, outcome.job.server,
+                        client.base_url)
+        outcome.check = check_job(client, outcome.job, sidecar_path(log_path, ".stat"),
+                                  sidecar_path(log_path, ".json"))
+    except BadCredentials:
+        raise
+    except PepsError as exc:
+        outcome.error, outcome.exit_status, outcome.status = exc, exc.exit_status, "error"
+        return outcome
+    outcome.status = outcome.check.job_status
+    for url in outcome.check.results:
+        try:
+            name = result_name(url)
+        except ServerError as exc:
+            log.warning("%s: %s", log_path, exc)
+            continue
+        if NOVALD in name.upper():
+            outcome.novald += 1
+        else:
+            outcome.valid.append((url, name))
+    outcome.on_disk = sum(1 for _, name in outcome.valid if (write_dir / name).exists())
+    outcome.exit_status = {"FINISHED": ExitStatus.OK, "ERROR": ExitStatus.JOB_FAILED,
+                           "CANCELED": ExitStatus.JOB_FAILED}.get(outcome.status,
+                                                                  ExitStatus.NOT_READY)
+    return outcome
+
+
+def explain_job(outcome: JobOutcome) -> list[str]:
+    """What to tell the user about a job that is not FINISHED (or could not be checked)."""
+    who = outcome.describe()
+    if outcome.error is not None:
+        return [f"{outcome.log_path}: {outcome.error}"]
+    check = outcome.check
+    assert check is not None
+    if outcome.status == "PENDING":
+        return [f"{who} is PENDING: it waits in the queue (PEPS runs at most {MAJA_SLOTS} MAJA "
+                "jobs at once, for all users). Not started yet: run this again later."]
+    if outcome.status == "STALLED":
+        percent = check.percent
+        inputs = outcome.job.inputs if outcome.job else {}
+        days = None
+        with contextlib.suppress(PepsError, KeyError, TypeError):
+            days = (parse_date(inputs["completionDate"]) -
+                    parse_date(inputs["startDate"])).total_seconds() / 86400
+        left = typical_remaining_minutes(percent, days)
+        done = f"{percent:.0f}% done (PEPS's percentage is often optimistic)" \
+            if percent is not None else "progress unknown"
+        timing = (f"; typically {rough_duration(left)} left (about 1 h for the first date, then "
+                  f"{MAJA_MINUTES_PER_DATE} min a date)") if left is not None else (
+                  f"; it takes about 1 h for the first date, then {MAJA_MINUTES_PER_DATE} min "
+                  "a date")
+        return [f"{who} is running: {done}{timing}. Results are published when the whole "
+                "series is done: run this again later."]
+    if outcome.status in ("ERROR", "CANCELED"):
+        lines = [f"{who} ended in {outcome.status}: {check.message or 'no message from the server'}"]
+        if check.report and check.report.logs:
+            lines.append("  processing logs: " + " ".join(check.report.logs))
+        return lines
+    state = check.report.job_status if check.report else f"WPS state {check.wps.state}"
+    return [f"{who}: the server reports an unknown status ({state}); run this again later, "
+            "and check the job on the PEPS processing page if it lasts"]
+
+
+def download_full_maja_results(client: Client, outcome: JobOutcome, write_dir: Path,
+                               parallel: int = DEFAULT_PARALLEL,
+                               progress: Progress | None = None) -> list[str]:
+    """Download the valid results of a FINISHED job missing from ``write_dir``; say what happened.
+
+    Updates ``outcome.on_disk`` and ``outcome.exit_status`` (OK only when every
+    valid result is on disk).
+    """
+    who = outcome.describe()
+    specs = [DownloadSpec(url, write_dir / name, name, expect_zip=name.lower().endswith(".zip"))
+             for url, name in outcome.valid if not (write_dir / name).exists()]
+    lines = [f"{who} is FINISHED: {len(outcome.valid)} result(s) to keep, "
+             f"{outcome.novald} too cloudy (NOVALD, not downloaded), "
+             f"{outcome.on_disk} already in {write_dir}"]
+    if specs:
+        fetched = fetch_files(client, specs, parallel, progress)  # logs each failure
+        outcome.on_disk = sum(1 for _, name in outcome.valid if (write_dir / name).exists())
+        lines.append(f"  {fetched.count(DOWNLOADED)} downloaded, {outcome.on_disk} of "
+                     f"{len(outcome.valid)} now in {write_dir}")
+        if outcome.on_disk == len(outcome.valid):
+            outcome.exit_status = ExitStatus.OK
+        else:
+            status = fetched.exit_status()
+            outcome.exit_status = status if status != ExitStatus.OK else ExitStatus.FAILED
+    elif not outcome.valid:
+        lines.append("  no usable result: every date was too cloudy, or the report lists none")
+    if outcome.on_disk == len(outcome.valid):
+        lines.append(f"  all {len(outcome.valid)} valid result(s) are in {write_dir}: done")
+    if outcome.check and outcome.check.report and outcome.check.report.unprocessed:
+        log.warning("%d products have not been processed, see %s",
+                    outcome.check.report.unprocessed, sidecar_path(outcome.log_path, ".json"))
+    return lines
+
+
+@dataclasses.dataclass
+class FullMajaDownloadSettings:
+    """What full_maja_download.py was asked to do."""
+
+    logs: list[str]
+    write_dir: str = "."
+    parallel: int = DEFAULT_PARALLEL
+    watch: float | None = None  # minutes between checks; None: check once
+
+
+def follow_full_maja_jobs(client: Client, settings: FullMajaDownloadSettings,
+                          progress: Progress | None = None,
+                          say: Callable[[str], None] = print) -> ExitStatus:
+    """Check every job, print a table when there are several, download what is finished.
+
+    Each log is locked for the whole run (``<log>.lock``): a second run on the
+    same log is told so and leaves it alone. With ``settings.watch``, jobs not
+    finished yet are checked again every ``watch`` minutes until they end.
+    Returns the worst exit status (``worst_status``).
+    """
+    logs = find_job_logs(settings.logs)
+    write_dir = check_write_dir(Path(settings.write_dir))
+    several = len(logs) > 1
+    outcomes: dict[Path, JobOutcome] = {}
+    with contextlib.ExitStack() as locks:
+        active: list[Path] = []
+        for path in logs:
+            try:
+                locks.enter_context(hold_lock(job_lock_path(path), f"the job log {path}"))
+            except Busy as exc:
+                if not several:
+                    raise
+                log.warning("%s", exc)
+                outcomes[path] = JobOutcome(path, exit_status=ExitStatus.BUSY, status="busy",
+                                            error=exc)
+                continue
+            active.append(path)
+        rounds = 0
+        while True:
+            rounds += 1
+            for path in active:
+                outcomes[path] = inspect_full_maja_job(client, path, write_dir)
+            if several:
+                say(jobs_table([outcomes[path] for path in logs]))
+            for path in active:
+                outcome = outcomes[path]
+                if outcome.status == "FINISHED":
+                    lines = download_full_maja_results(client, outcome, write_dir,
+                                                       settings.parallel, progress)
+                else:
+                    lines = explain_job(outcome)
+                failed = outcome.error is not None or outcome.exit_status == ExitStatus.JOB_FAILED
+                for line in lines:
+                    if failed:
+                        log.error("%s", line)
+                    else:
+                        say(line)
+            active = [p for p in active if outcomes[p].exit_status == ExitStatus.NOT_READY]
+            if not settings.watch or not active:
+                break
+            log.info("checking %d unfinished job(s) again in %s (round %d; Ctrl-C stops, the "
+                     "next run resumes)", len(active), rough_duration(settings.watch),
+                     rounds + 1)
+            sleep(settings.watch * 60)
+    return worst_status(o.exit_status for o in outcomes.values())
+
+
+def full_maja_download_command(args: argparse.Namespace) -> ExitStatus:
+    """full_maja_download.py: the command line's options to ``follow_full_maja_jobs``."""
+    logs = list(args.log or [])
+    if not logs:
+        if not Path(LEGACY_FULL_MAJA_LOG).exists():
+            raise BadInput("no job log given: pass -l LOG (the file written by "
+                           "full_maja_process.py), several logs, or a folder of logs")
+        logs = [LEGACY_FULL_MAJA_LOG]
+    settings = FullMajaDownloadSettings(logs=logs, write_dir=args.write_dir,
+                                        parallel=args.parallel, watch=args.watch)
+    with make_client(args) as client:
+        return follow_full_maja_jobs(client, settings, make_progress(args))
+
 
 # --------------------------------------------------------------------------
 # Single-product MAJA workflow (peps_maja_process.py, peps_maja_download.py)
 # --------------------------------------------------------------------------
+
+MAJA_PRODUCT_TYPE = "S2MSI1C"
+CONFIRM_THRESHOLD = 10  # this many products or more need a typed "yes" (or --yes)
+NO_DEM_HINT = "this happens outside |lat| < 60 degrees, where MAJA has no SRTM DEM"
+PRODUCT_NAME_RE = re.compile(r"^S2[A-Z0-9]{0,2}_[A-Z0-9_]+$")
+PRODUCT_NAME_EXAMPLE = "S2A_MSIL1C_20171103T105231_N0206_R051_T31TCJ_20171103T125520"
+
+SEVERITY_HELP = ("when products end differently, the exit status is the first that applies of "
+                 + ", ".join(str(s.value) for s in reversed(EXIT_SEVERITY)
+                             if s not in (ExitStatus.OK, ExitStatus.INTERRUPTED)))
+
+
+def add_search_arguments(parser: argparse.ArgumentParser, shape: bool = False) -> None:
+    """The catalogue's date and location options (-d, -f, -t, -l, point, rectangle[, --shape])."""
+    when = parser.add_argument_group("dates (YYYY-MM-DD or ISO date-times; a date means 00:00)")
+    when.add_argument("-d", "--start_date", metavar="DATE",
+                      help=f"start date (default {DEFAULT_START})")
+    when.add_argument("-f", "--end_date", metavar="DATE",
+                      help="end date, excluded (default: far future)")
+    where = parser.add_argument_group("location (exactly one kind)")
+    where.add_argument("-t", "--tile", help="MGRS tile, e.g. 31TCJ or T31TCJ (S2 only)")
+    where.add_argument("-l", "--location", metavar="NAME", help="place name, e.g. Toulouse")
+    where.add_argument("--lat", type=float, help="latitude of a point (with --lon)")
+    where.add_argument("--lon", type=float, help="longitude of a point (with --lat)")
+    for bound in ("min", "max"):
+        where.add_argument(f"--lat{bound}", type=float, help=f"rectangle: {bound}imum latitude")
+    for bound in ("min", "max"):
+        where.add_argument(f"--lon{bound}", type=float, help=f"rectangle: {bound}imum longitude")
+    if shape:
+        where.add_argument("--shape", metavar="FILE",
+                           help="GeoJSON file (geometry, Feature or FeatureCollection): its "
+                           "bounding box, or its point")
+
+
+def read_product_list(path: str | os.PathLike[str]) -> list[str]:
+    """Product names of a list file: one a line; blank lines and ``#`` comments are skipped."""
+    path = Path(path)
+    what = f"product list {path}"
+    hint = "give the file written by peps_maja_process.py -p (one product name a line)"
+    if path.is_dir():
+        raise BadInput(f"{what} is a folder: {hint}")
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except FileNotFoundError:
+        raise BadInput(f"{what} does not exist: {hint}") from None
+    except UnicodeDecodeError:
+        raise BadInput(f"{what} is not a text file: {hint}") from None
+    except OSError as exc:
+        raise BadInput(f"cannot read {what}: {exc.strerror}") from None
+    names: dict[str, None] = {}  # ordered, without repeats
+    for number, line in enumerate(text.splitlines(), 1):
+        name = line.strip()
+        if not name or name.startswith("#"):
+            continue
+        if not PRODUCT_NAME_RE.match(name):
+            raise BadInput(f"{what}, line {number}: {one_line(name, 80)!r} is not a Sentinel-2 "
+                           f"product name such as {PRODUCT_NAME_EXAMPLE}; {hint}")
+        names[name] = None
+    if not names:
+        raise BadInput(f"{what} is empty: {hint}")
+    return list(names)
+
+
+def check_list_target(path: str | os.PathLike[str]) -> Path:
+    """The product list can be written there (checked before anything is submitted)."""
+    target = Path(path)
+    if target.is_dir():
+        raise BadInput(f"-p/--prod_list: {target} is a folder; give a file name")
+    if not target.parent.is_dir():
+        raise BadInput(f"-p/--prod_list: the folder of {target} does not exist")
+    return target
+
+
+def write_product_list(path: str | os.PathLike[str], names: list[str]) -> None:
+    """Write the product list atomically; warn when it named other products before."""
+    target = check_list_target(path)
+    if target.is_file():
+        with contextlib.suppress(PepsError):
+            dropped = set(read_product_list(target)) - set(names)
+            if dropped:
+                log.warning("%s listed %d other product(s); it now lists this selection only "
+                            "(their job logs stay where they are)", target, len(dropped))
+    try:
+        write_atomic(target, "".join(f"{name}\n" for name in names))
+    except OSError as exc:
+        raise BadInput(f"-p/--prod_list: cannot write {target}: {exc.strerror or exc}") from None
+
+
+def confirm_selection(count: int, assume_yes: bool = False, stdin: IO[str] | None = None,
+                      stdout: IO[str] | None = None) -> None:
+    """Ask for a typed ``yes`` before submitting 10 jobs or more; BadInput when not given.
+
+    Without a terminal on ``stdin`` nobody can answer: the selection is
+    refused unless ``assume_yes`` (--yes), so a cron job never submits by surprise.
+    """
+    if count < CONFIRM_THRESHOLD or assume_yes:
+        return
+    stdin = stdin if stdin is not None else sys.stdin
+    stdout = stdout if stdout is not None else sys.stdout
+    if stdin is None or not stdin.isatty():
+        raise BadInput(f"{count} products selected: {CONFIRM_THRESHOLD} or more need a "
+                       "confirmation, and there is no terminal to ask for it; check the "
+                       "selection with -n, then add --yes (nothing was submitted)")
+    stdout.write(f"\nYou are about to ask for the production of {count} products, "
+                 "please confirm (yes/no): ")
+    stdout.flush()
+    answer = stdin.readline().strip()
+    if answer.lower() != "yes":
+        said = f"the answer was {answer!r}" if answer else "no answer"
+        raise BadInput(f"not confirmed ({said}): nothing was submitted; type yes at the "
+                       "prompt, or pass --yes")
+
+
+def usable_job_log(path: Path) -> JobLog | None:
+    """The job log at ``path`` if there is a usable one (None when absent or unusable)."""
+    if not path.exists():
+        return None
+    try:
+        return load_job_log(path)
+    except BadInput as exc:
+        log.warning("%s; it is replaced by a new submission", exc)
+        return None
+
+
+SUBMITTED = "submitted"
+ALREADY_SUBMITTED = "already submitted"
+REFUSED = "refused"
+NOT_SENT = "not sent"
+
+
+@dataclasses.dataclass
+class Submission(FetchResult):
+    """Per product of a peps_maja_process run: submitted, already submitted, refused..."""
+
+    def summary(self) -> str:
+        parts = [f"{self.count(SUBMITTED)} submitted",
+                 f"{self.count(ALREADY_SUBMITTED)} already submitted",
+                 f"{self.count(REFUSED)} refused"]
+        for extra in (NOT_SENT, BUSY):
+            if self.count(extra):
+                parts.append(f"{self.count(extra)} {extra}")
+        return "Summary: " + ", ".join(parts)
+
+    def exit_status(self) -> ExitStatus:
+        return worst_status(error.exit_status for error in self.errors.values())
+
+
+def submit_maja_product(client: Client, name: str, log_path: Path) -> str:
+    """Submit the MAJA job of one product ONCE (never retried) and save its job log.
+
+    Runs under the log's lock; a usable log already there means the job was
+    submitted before: ALREADY_SUBMITTED, nothing sent (delete the log to resubmit).
+    """
+    with hold_lock(job_lock_path(log_path), f"the submission of {name}"):
+        if usable_job_log(log_path):
+            log.info("%s: already submitted (%s); delete that log to submit it again",
+                     name, log_path)
+            return ALREADY_SUBMITTED
+        inputs = {"product": name}
+        status, text = wps_execute(client, "MAJA", inputs, title="Maja-Process")
+        job = JobLog(tool="peps_maja_process.py", job_id=status.job_id,
+                     status_url=str(status.status_url), server=client.base_url, inputs=inputs,
+                     submitted=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                     raw_answer=text)
+        save_submitted_log(log_path, job)
+    log.info("%s: MAJA job %s accepted, log %s", name, job.job_id or "?", log_path)
+    return SUBMITTED
+
+
+def submit_maja_jobs(client: Client, names: list[str], write_dir: Path) -> Submission:
+    """One MAJA job per product, its answer in ``<write_dir>/<product>.log``.
+
+    A refusal is reported and the others go on, except a refused account:
+    then every submission would fail, so the rest is not sent.
+    """
+    result = Submission({}, {})
+    for index, name in enumerate(names):
+        try:
+            result.statuses[name] = submit_maja_product(client, name, write_dir / f"{name}.log")
+        except Busy as exc:
+            log.warning("%s", exc)
+            result.statuses[name], result.errors[name] = BUSY, exc
+        except PepsError as exc:
+            log.error("unable to start processing of %s: %s", name, exc)
+            result.statuses[name], result.errors[name] = REFUSED, exc
+            if isinstance(exc, BadCredentials):
+                rest = names[index + 1:]
+                if rest:
+                    log.error("the account was refused: %d other product(s) not sent; check "
+                              "your account file and run again", len(rest))
+                result.statuses.update(dict.fromkeys(rest, NOT_SENT))
+                break
+    return result
+
+
+def numbered_table(products: list[Product]) -> str:
+    """The products numbered from 1: name, date, cloud cover."""
+    rows = [("#", "product", "date", "clouds")]
+    for number, product in enumerate(products, 1):
+        cloud = "-" if product.cloud_cover is None else f"{product.cloud_cover:.0f}%"
+        rows.append((str(number), product.name, product.date[:19], cloud))
+    return format_table(rows)
+
+
+def run_maja_process(args: argparse.Namespace, out: IO[str] | None = None,
+                     stdin: IO[str] | None = None) -> ExitStatus:
+    """peps_maja_process.py: search L1C products, confirm, write the list, submit the jobs."""
+    out = out if out is not None else sys.stdout
+    for extra in getattr(args, "extra", None) or []:
+        log.warning("ignoring the extra argument %r (the original tool ignored it too)", extra)
+    submit = not args.no_download
+    if submit and not args.prod_list:
+        raise BadInput("-p/--prod_list FILE is required: the file that lists the products "
+                       "for peps_maja_download.py")
+    settings = DownloadSettings(
+        write_dir=args.write_dir, collection="S2ST", product_type=MAJA_PRODUCT_TYPE,
+        start_date=args.start_date, end_date=args.end_date, tile=args.tile,
+        location=args.location, lat=args.lat, lon=args.lon, latmin=args.latmin,
+        latmax=args.latmax, lonmin=args.lonmin, lonmax=args.lonmax, orbit=args.orbit,
+        json_file=args.json or None)
+    build_query(settings)  # every search option checked before the account is read
+    write_dir = Path(args.write_dir)
+    if submit:
+        check_write_dir(write_dir, create=False)
+        check_list_target(args.prod_list)
+    with make_client(args, need_auth=submit) as client:
+        products = find_products(client, settings).products
+        if not products:
+            out.write("No Sentinel-2 L1C product matches the selection: nothing to submit.\n")
+            return ExitStatus.OK
+        out.write(f"{len(products)} Sentinel-2 L1C product(s) found:\n"
+                  f"{numbered_table(products)}\n")
+        if not submit:
+            out.write("-n/--no_download: nothing submitted, product list not written.\n")
+            return ExitStatus.OK
+        out.flush()
+        confirm_selection(len(products), args.yes, stdin, out)
+        names = [product.name for product in products]
+        write_product_list(args.prod_list, names)
+        submission = submit_maja_jobs(client, names, write_dir)
+    out.write(submission.summary() + "\n")
+    if submission.count(SUBMITTED) or submission.count(ALREADY_SUBMITTED):
+        options: list[tuple[str, str | None]] = [("-p", str(args.prod_list))]
+        if args.auth:
+            options.append(("-a", args.auth))
+        if client.base_url != DEFAULT_URL:
+            options.append(("--url", client.base_url))
+        options.append(("-w", str(write_dir)))
+        out.write(f"Product list: {args.prod_list}. MAJA takes 1 to 2 hours a product; to "
+                  "follow the jobs and download the L2A zips, run this until it exits 0:\n"
+                  f"  {script_command('peps_maja_download.py', options)}\n")
+    return submission.exit_status()
+
+
+@dataclasses.dataclass
+class MajaRow:
+    """One product of a peps_maja_download run, as the final table shows it."""
+
+    product: str
+    status: str
+    outcome: ExitStatus
+    percent: float | None = None
+    files: list[str] = dataclasses.field(default_factory=list)
+    note: str | None = None
+
+
+def find_job_log(name: str, folders: list[Path]) -> Path | None:
+    """``<folder>/<name>.log`` in the first folder that has it."""
+    return next((folder / f"{name}.log" for folder in folders
+                 if (folder / f"{name}.log").exists()), None)
+
+
+def maja_log_folders(write_dir: Path, prod_list: str | os.PathLike[str]) -> list[Path]:
+    """Where the job logs are looked for: -w, then the list's folder, then the current one."""
+    folders: list[Path] = []
+    for folder in (write_dir, Path(prod_list).parent, Path(".")):
+        if not any(folder.resolve() == seen.resolve() for seen in folders):
+            folders.append(folder)
+    return folders
+
+
+def check_maja_product(client: Client, name: str, write_dir: Path,
+                       folders: list[Path]) -> tuple[MajaRow, list[DownloadSpec]]:
+    """Read a product's log, ask where its job stands; the L2A files still to fetch."""
+    log_path = find_job_log(name, folders)
+    if log_path is None:
+        where = ", ".join(str(folder) for folder in folders)
+        return MajaRow(name, "no log", ExitStatus.BAD_INPUT, note=(
+            f"no job log {name}.log in {where}: the job was not submitted (run "
+            "peps_maja_process.py again) or the logs are in another folder (give it with -w)")), []
+    try:
+        job = load_job_log(log_path)
+    except BadInput as exc:
+        return MajaRow(name, "unreadable log", ExitStatus.BAD_INPUT, note=str(exc)), []
+    try:
+        check = check_job(client, job)
+        urls = [url for url in check.results if urlsplit(url).path.lower().endswith(".zip")]
+        files = [result_name(url) for url in urls]
+    except BadCredentials:
+        raise
+    except PepsError as exc:
+        return MajaRow(name, "check failed", exc.exit_status, note=str(exc)), []
+    status, message = check.job_status, check.message or "no message from the server"
+    if status != "FINISHED":
+        label, outcome, note = {
+            "PENDING": ("pending", ExitStatus.NOT_READY,
+                        "waiting for a free slot: the processing centre is busy"),
+            "STALLED": ("running", ExitStatus.NOT_READY, None),
+            "CANCELED": ("canceled", ExitStatus.JOB_FAILED,
+                         f"processing was canceled ({message}); {NO_DEM_HINT}"),
+            "ERROR": ("error", ExitStatus.JOB_FAILED, f"the job ended in ERROR: {message}"),
+        }.get(status, ("unknown", ExitStatus.SERVER_ERROR,
+                       f"the server reports an unknown job status ({status}); run again later "
+                       "or check the job on the PEPS processing page"))
+        return MajaRow(name, label, outcome, check.percent, note=note), []
+    valid = [(url, file) for url, file in zip(urls, files) if NOVALD not in file.upper()]
+    if not urls:
+        return MajaRow(name, "finished, no L2A", ExitStatus.JOB_FAILED, 100, note=(
+            "the job finished but its report lists no L2A zip; check it on the PEPS "
+            "processing page")), []
+    if not valid:
+        return MajaRow(name, "too cloudy", ExitStatus.OK, 100, files,
+                       "finished, but too cloudy: no valid L2A (NOVALD), nothing to fetch"), []
+    specs = [DownloadSpec(url, write_dir / file, file) for url, file in valid
+             if not (write_dir / file).exists()]
+    label, outcome = ("finished", ExitStatus.NOT_READY) if specs \
+        else (ALREADY_THERE, ExitStatus.OK)
+    return MajaRow(name, label, outcome, 100, [file for _, file in valid]), specs
+
+
+ALREADY_THERE = "already there"
+FETCH_OUTCOMES = {DOWNLOADED: ExitStatus.OK, EXISTING: ExitStatus.OK, BUSY: ExitStatus.BUSY,
+                  STAGING: ExitStatus.NOT_READY}
+FETCH_LABELS = {EXISTING: ALREADY_THERE, FAILED: "download failed"}
+
+
+def check_maja_jobs(client: Client, names: list[str], write_dir: Path, folders: list[Path],
+                    parallel: int = DEFAULT_PARALLEL,
+                    progress: Progress | None = None) -> list[MajaRow]:
+    """Check every product's job, then fetch the finished L2A zips with the shared engine."""
+    rows: dict[str, MajaRow] = {}
+    specs: list[DownloadSpec] = []
+    owners: dict[str, MajaRow] = {}
+    for index, name in enumerate(names):
+        try:
+            row, wanted = check_maja_product(client, name, write_dir, folders)
+        except BadCredentials as exc:
+            rows[name] = MajaRow(name, "refused", ExitStatus.BAD_CREDENTIALS, note=str(exc))
+            for rest in names[index + 1:]:
+                rows[rest] = MajaRow(rest, "not checked", ExitStatus.BAD_CREDENTIALS)
+            break
+        log.info("%s: %s%s", name, row.status,
+                 f" ({row.percent:.0f}%)" if row.percent is not None else "")
+        rows[name] = row
+        specs.extend(wanted)
+        owners.update(dict.fromkeys((spec.label for spec in wanted), row))
+    if specs:
+        try:
+            fetched = fetch_files(client, specs, parallel, progress)
+        except BadCredentials as exc:
+            fetched = FetchResult(dict.fromkeys(owners, FAILED), dict.fromkeys(owners, exc))
+        merge_downloads(owners, fetched)
+    return [rows[name] for name in names]
+
+
+def merge_downloads(owners: dict[str, MajaRow], fetched: FetchResult) -> None:
+    """Each product's row takes the worst outcome of its downloads (one L2A zip, as a rule)."""
+    seen: dict[int, list[tuple[ExitStatus, str]]] = {}
+    for label, status in fetched.statuses.items():
+        row, error = owners[label], fetched.errors.get(label)
+        outcome = error.exit_status if error is not None and status == FAILED \
+            else FETCH_OUTCOMES.get(status, ExitStatus.FAILED)
+        results = seen.setdefault(id(row), [])
+        results.append((outcome, FETCH_LABELS.get(status, status)))
+        row.outcome = worst_status(result for result, _ in results)
+        row.status = next(text for result, text in results if result == row.outcome)
+        if status == BUSY:
+            row.note = f"{label} is being downloaded by another run right now: left to it"
+        elif error is not None:
+            row.note = str(error)
+
+
+def maja_table(rows: list[MajaRow]) -> str:
+    """The final table of peps_maja_download: product, status, progress, file."""
+    lines = [("product", "status", "progress", "file")]
+    for row in rows:
+        percent = "-" if row.percent is None else f"{row.percent:.0f}%"
+        lines.append((row.product, row.status, percent, ", ".join(row.files) or "-"))
+    return format_table(lines)
+
+
+def run_maja_download(args: argparse.Namespace, out: IO[str] | None = None) -> ExitStatus:
+    """peps_maja_download.py: check each listed product's job, fetch the finished L2A zips."""
+    out = out if out is not None else sys.stdout
+    names = read_product_list(args.prod_list)
+    parallel = parse_int(args.parallel, "--parallel", 1, 32)
+    write_dir = check_write_dir(Path(args.write_dir))
+    folders = maja_log_folders(write_dir, args.prod_list)
+    with make_client(args) as client:
+        rows = check_maja_jobs(client, names, write_dir, folders, parallel, make_progress(args))
+    out.write(maja_table(rows) + "\n")
+    for row in rows:
+        if row.note:
+            out.write(f"  {row.product}: {row.note}\n")
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row.status] = counts.get(row.status, 0) + 1
+    out.write("Summary: " + ", ".join(f"{n} {status}" for status, n in counts.items()) + "\n")
+    status = worst_status(row.outcome for row in rows)
+    if any(row.outcome == ExitStatus.NOT_READY for row in rows):
+        out.write("Some jobs are not finished (MAJA takes 1 to 2 hours a product): run the same "
+                  "command again later.\n")
+    if any(row.outcome == ExitStatus.BAD_CREDENTIALS for row in rows):
+        out.write("The server refused the account: check your account file.\n")
+    return status

@@ -1,0 +1,63 @@
+#!/usr/bin/env python3
+"""full_maja_process.py: order MAJA L2A processing of a whole Sentinel-2 time series on PEPS.
+
+One command asks PEPS's FULL_MAJA service to process one tile over 55 to 366
+days (from 2016-04-01 on), optionally for one relative orbit. The job log it
+writes (JSON) is all full_maja_download.py needs to follow the job and
+download its results; the follow-up command is printed.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import peps_common as pc
+
+EXAMPLES = """examples:
+  full_maja_process.py -a peps.txt -t 36TWQ -o 64 -d 2019-03-01 -f 2019-09-01 -g 36TWQ_2019-03-01.log
+  full_maja_process.py -a peps.txt -t 31TCJ -o 51 -d 2017-01-01 -e 2018-01-01
+      (log FULL_MAJA_31TCJ_R051_2017-01-01_2018-01-01.log: parallel tiles never collide)
+  full_maja_process.py -t T31TCJ -d 2017-01-01 -f 2017-07-01 -n   (print the request only)
+
+rules checked before anything is sent: the tile is an MGRS tile (a leading T is
+dropped); the relative orbit is 1 to 143 (give it when one orbit covers the whole
+tile, else give none: both orbits are processed together); the series starts on or
+after 2016-04-01 and lasts 55 to 366 days. The request is sent once, never retried
+(a second request could start a second job).
+
+An existing job log is never replaced unless the job is known to have ended (its
+saved report <log stem>.json says FINISHED, ERROR or CANCELED) or --force is given;
+the old log is then kept as <log>.<job id>.bak."""
+
+
+def build_parser() -> pc.ArgumentParser:
+    parser = pc.new_parser("full_maja_process.py",
+                           __doc__.split("\n\n")[0].split(": ", 1)[1], EXAMPLES)
+    pc.add_common_arguments(parser)
+    parser.add_argument("-t", "--tile", help="MGRS tile, e.g. 31TCJ or T31TCJ (required)")
+    parser.add_argument("-o", "--orbit", metavar="N",
+                        help="relative orbit, 1 to 143 (default: every orbit over the tile)")
+    parser.add_argument("-d", "--start_date", metavar="DATE",
+                        help="first day, YYYY-MM-DD, on or after 2016-04-01 (required)")
+    parser.add_argument("-f", "-e", "--end_date", dest="end_date", metavar="DATE",
+                        help="end day, YYYY-MM-DD, 55 to 366 days after the start (required)")
+    parser.add_argument("-g", "-l", "--log", dest="log", metavar="FILE",
+                        help="job log to write (default FULL_MAJA_<tile>[_R<orbit>]_<start>_"
+                        "<end>.log)")
+    parser.add_argument("--force", action="store_true",
+                        help="replace an existing job log even if its job may still run "
+                        "(the old log is kept as a .bak file)")
+    parser.add_argument("-n", "--no_download", action="store_true",
+                        help="print the request that would be sent (no credentials) and send "
+                        "nothing")
+    parser.add_argument("--json", metavar="FILE",
+                        help="accepted for compatibility with the original tool; not used")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    return pc.run_script(build_parser(), pc.full_maja_process_command, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,55 @@
+#!/usr/bin/env python3
+"""peps_maja_download.py: follow the MAJA jobs of a product list and download the finished L2A zips.
+
+For each product of the list (-p, written by peps_maja_process.py) the job
+log ``<product>.log`` is read (this suite's JSON log, or the raw XML answer
+saved by the original tool), the job's status is refreshed and its report
+read: a finished job's L2A zip is downloaded into -w unless it is already
+there; a running job shows its percentage. One table at the end. Meant to be
+re-run, by hand or from cron, until it exits 0.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import peps_common as pc
+
+EXAMPLES = f"""examples:
+  peps_maja_download.py -p prod_list_toulouse.txt -a peps.txt -w /mnt/data/PEPS_MAJA
+  peps_maja_download.py -p prod_list_toulouse.txt -a peps.txt --parallel 2
+  */30 * * * *  cd ~/maja && python peps_maja_download.py -q -p list.txt -a peps.txt -w L2A
+
+Job logs are looked for in -w, then in the folder of the product list, then
+in the current folder (peps_maja_process.py writes them to its own -w).
+Jobs outside |lat| < 60 degrees end CANCELED: MAJA has no DEM there.
+Two runs at once never download the same file twice: the second one leaves
+it to the first and says so (status "busy").
+Exit statuses: 0 every L2A zip is on disk, 5 some jobs are still running (run
+again later), 6 a job was canceled or ended in error, 1 a download failed,
+2 a missing or unreadable log or product list, 3 the account was refused,
+4 server or network failure, 7 another run is downloading; {pc.SEVERITY_HELP}."""
+
+
+def build_parser() -> pc.ArgumentParser:
+    """The command line: -p, -w, --parallel and the common settings."""
+    parser = pc.new_parser("peps_maja_download.py", __doc__.split("\n\n")[0].split(": ", 1)[1],
+                           EXAMPLES)
+    pc.add_common_arguments(parser)
+    parser.add_argument("-p", "--prod_list", metavar="FILE", required=True,
+                        help="product list written by peps_maja_process.py (one name a line)")
+    parser.add_argument("-w", "--write_dir", default=".", metavar="DIR",
+                        help="folder for the L2A zips, created if missing; its job logs are "
+                        "read first (default: the current folder)")
+    parser.add_argument("--parallel", type=int, default=pc.DEFAULT_PARALLEL, metavar="N",
+                        help=f"downloads at once, 1-32 (default {pc.DEFAULT_PARALLEL})")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run peps_maja_download.py; return its exit status."""
+    return pc.run_script(build_parser(), pc.run_maja_download, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

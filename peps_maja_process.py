@@ -1,0 +1,76 @@
+#!/usr/bin/env python3
+"""peps_maja_process.py: order MAJA L2A processing on PEPS, one job per Sentinel-2 L1C product.
+
+The "old version" of the MAJA service: the L1C products (collection S2ST,
+product type S2MSI1C) matching a catalogue search are listed, numbered; 10 or
+more need a confirmation (typed ``yes``, or ``--yes``). Their names are
+written to the product list (-p), then one MAJA job is submitted per product,
+exactly once, the server's answer kept in ``<write_dir>/<product>.log``.
+A product whose log is already there is not submitted again. Follow the jobs
+and fetch the L2A products with peps_maja_download.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import peps_common as pc
+
+EXAMPLES = f"""examples:
+  peps_maja_process.py -l Toulouse -a peps.txt -d 2017-11-01 -f 2017-12-01 -p prod_list_toulouse.txt
+  peps_maja_process.py --lon 1 --lat 43.5 -a peps.txt -d 2017-11-01 -f 2017-12-01 \\
+      -o 51 -p prod_list_toulouse.txt
+  peps_maja_process.py -t 31TCJ -d 2017-11-01 -f 2017-12-01 -n       (list only, no account)
+  peps_maja_process.py -t 31TCJ -a peps.txt -d 2017-01-01 -f 2018-01-01 -w logs \\
+      -p prod_list_31TCJ.txt --yes                                   (cron: no prompt)
+then, an hour or two later, and again until it exits 0:
+  peps_maja_download.py -p prod_list_toulouse.txt -a peps.txt -w /mnt/data/PEPS_MAJA
+
+A bare date means 00:00 of that day: -d 2015-11-01 -f 2015-11-02 finds the
+products of 2015-11-01. Submitting one product re-processes the ~8 before it:
+for a whole time series of a tile, full_maja_process.py is much cheaper.
+Jobs are never resubmitted automatically: a refused product is reported and the
+others go on; run the command again to submit the refused ones (products whose
+log exists are skipped). With no terminal, 10 or more products are refused
+unless --yes is given (exit status 2); a typed answer other than yes exits 2 too.
+Submission exit statuses: 0 every product submitted (or already), 3 account
+refused, 2 a product refused, 4 server or network failure; {pc.SEVERITY_HELP}."""
+
+
+def build_parser() -> pc.ArgumentParser:
+    """The command line: the original's options, plus --yes and the common settings."""
+    parser = pc.new_parser("peps_maja_process.py", __doc__.split("\n\n")[0].split(": ", 1)[1],
+                           EXAMPLES)
+    pc.add_common_arguments(parser)
+    parser.add_argument("-p", "--prod_list", metavar="FILE",
+                        help="product list to write, one name a line (required unless -n); "
+                        "peps_maja_download.py reads it")
+    parser.add_argument("-w", "--write_dir", default=".", metavar="DIR",
+                        help="existing folder for the job logs <product>.log (default: the "
+                        "current folder)")
+    parser.add_argument("-n", "--no_download", action="store_true",
+                        help="search and list only: submit nothing, write no product list, "
+                        "need no account")
+    parser.add_argument("--yes", action="store_true",
+                        help=f"submit {pc.CONFIRM_THRESHOLD} products or more without asking "
+                        "(needed when there is no terminal, e.g. in cron)")
+    pc.add_search_arguments(parser)
+    what = parser.add_argument_group("filters and files")
+    what.add_argument("-o", "--orbit", type=int,
+                      help="relative orbit, 1-143 (the _Rnnn of the product name)")
+    what.add_argument("--json", default="search.json", metavar="FILE",
+                      help="write the search answer here (default search.json; '' for none)")
+    what.add_argument("--windows", action="store_true",
+                      help="accepted for compatibility; has no effect (no curl is used)")
+    parser.add_argument("extra", nargs="*", help=argparse.SUPPRESS)  # the original ignored them
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run peps_maja_process.py; return its exit status."""
+    return pc.run_script(build_parser(), pc.run_maja_process, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,42 @@
+"""Shared pytest fixtures: a fresh PEPS emulator per test, over real HTTP on 127.0.0.1."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.peps_emulator import PepsEmulator
+
+#: Short WPS job timeline for tests: a job goes PENDING -> STALLED -> FINISHED in 0.6 s.
+TEST_JOB_TIMELINE = [("PENDING", 0.2), ("STALLED", 0.4), ("FINISHED", None)]
+
+
+@pytest.fixture(scope="session")
+def emulator_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One cache of generated product zips for the whole session (zips are generated once)."""
+    return tmp_path_factory.mktemp("peps-emulator-cache")
+
+
+@pytest.fixture
+def peps_server(emulator_cache_dir: Path) -> Iterator[PepsEmulator]:
+    """A running emulator (built-in catalogue, staging in 0.5 s, short job timeline).
+
+    Yields the :class:`PepsEmulator`: ``peps_server.url`` is the base URL; ``.catalogue``,
+    ``.faults``, ``.jobs`` and ``.requests()`` are the handles tests steer and inspect.
+    """
+    emulator = PepsEmulator(
+        staging_delay=0.5, cache_dir=str(emulator_cache_dir), job_timeline=TEST_JOB_TIMELINE
+    )
+    emulator.start()
+    try:
+        yield emulator
+    finally:
+        emulator.stop()
+
+
+@pytest.fixture
+def account_file(peps_server: PepsEmulator, tmp_path: Path) -> Path:
+    """``tmp_path / "peps.txt"`` holding the demo account (its password has a space)."""
+    return peps_server.write_account(tmp_path / "peps.txt")
