@@ -2071,7 +2071,7 @@ def parse_wps_response(text: str, origin: str = "the WPS answer") -> WpsStatus:
     if local_name(root.tag) != "ExecuteResponse":
         exception = parse_exception_report(text)
         if exception:
-            raise BadInput(f"the processing service refused the request: {exception}")
+            raise BadInput(f"the processing service answered an exception: {exception}")
         raise ServerError(f"{origin} is not a WPS ExecuteResponse (root <{local_name(root.tag)}>)")
     status_url = root.get("statusLocation")
     result = WpsStatus(state="unknown", status_url=status_url, job_id=job_id_from_url(status_url))
@@ -2115,7 +2115,7 @@ def wps_execute(client: Client, identifier: str, inputs: dict[str, Any],
     try:
         response = client.request("GET", client.endpoint(WPS_PATH), what=what,
                                   params=wps_execute_params(identifier, inputs, **extra),
-                                  auth=True, retry=False, accept=(200, 400, 500))
+                                  auth=True, retry=False, accept=(200, 400))
     except ServerError as exc:
         raise ServerError(f"{exc}. The request may or may not have reached the server: check "
                           "your jobs on the PEPS processing page before submitting again",
@@ -2130,6 +2130,9 @@ def wps_execute(client: Client, identifier: str, inputs: dict[str, Any],
             raise BadCredentials(f"{what}: {message}: check the e-mail and password in your "
                                  "account file")
         raise BadInput(f"the processing service refused the request: {message}")
+    exception = parse_exception_report(text)
+    if exception:
+        raise BadInput(f"the processing service refused the request: {exception}")
     status = parse_wps_response(text, f"the answer to the {identifier} submission")
     if status.state == "failed":
         raise BadInput(f"the processing service refused the request: {status.message}")

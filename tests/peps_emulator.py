@@ -123,11 +123,12 @@ import sys
 import tempfile
 import threading
 import time
+import traceback
 import uuid
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, fields
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, NamedTuple
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
@@ -199,6 +200,15 @@ def parse_date(text: str) -> datetime:
     if parsed.tzinfo is not None:
         parsed = parsed.astimezone(timezone.utc).replace(tzinfo=None)
     return parsed
+
+
+def _as_datetime(value: str | date | datetime) -> datetime:
+    """A naive UTC datetime from an ISO string, a date (midnight) or a datetime."""
+    if isinstance(value, str):
+        return parse_date(value)
+    if isinstance(value, datetime):
+        return value.astimezone(timezone.utc).replace(tzinfo=None) if value.tzinfo else value
+    return datetime(value.year, value.month, value.day)
 
 
 def _iso(moment: datetime) -> str:
@@ -1302,7 +1312,7 @@ class Catalogue:
         """Add one product; unspecified traits get realistic defaults (see the module docstring)."""
         if collection not in COLLECTIONS:
             raise ValueError(f"unknown collection {collection!r}; expected one of {', '.join(COLLECTIONS)}")
-        start = parse_date(date) if isinstance(date, str) else (date or datetime(2018, 1, 1, 10, 30, 21))
+        start = _as_datetime(date) if date is not None else datetime(2018, 1, 1, 10, 30, 21)
         if collection in ("S2", "S2ST"):
             tile = (tile or "31TCJ").upper()
             if len(tile) == 6 and tile.startswith("T"):
@@ -1368,7 +1378,7 @@ class Catalogue:
         **kwargs: Any,
     ) -> list[Product]:
         """Add ``n`` products at ``start``, ``start + step_hours``, ... (small by default: paging tests)."""
-        first = parse_date(start) if isinstance(start, str) else start
+        first = _as_datetime(start)
         return [
             self.add_product(
                 collection, tile=tile, date=first + timedelta(hours=step_hours * index), size=size, **kwargs
@@ -1775,18 +1785,23 @@ def _result_xml(name: str, inputs: dict[str, str]) -> str:
     )
 
 
-def l2a_result_name(product: Product, novald: bool = False) -> str:
-    """MAJA's L2A zip name for an L1C product.
+def l2a_result_name(platform: str, start: datetime, tile: str, novald: bool = False) -> str:
+    """MAJA's L2A zip name for an L1C acquisition.
 
     For example ``SENTINEL2A_20190305-083512-456_L2A_T36TWQ_C_V2-2.zip``; too cloudy dates end
     ``_NOVALD.zip``.
     """
-    start = product.start
     suffix = "_NOVALD" if novald else ""
     return (
-        f"SENTINEL2{product.platform[-1]}_{start:%Y%m%d-%H%M%S}-{start.microsecond // 1000:03d}_L2A"
-        f"_T{product.tile}_C_V2-2{suffix}.zip"
+        f"SENTINEL2{platform[-1]}_{start:%Y%m%d-%H%M%S}-{start.microsecond // 1000:03d}_L2A"
+        f"_T{tile}_C_V2-2{suffix}.zip"
     )
+
+
+def _l2a_result(platform: str, start: datetime, tile: str, cloud: float | None) -> tuple[str, int, datetime]:
+    """(name, size, date) of the L2A zip MAJA makes of one acquisition."""
+    name = l2a_result_name(platform, start, tile, novald=(cloud or 0.0) > NOVALD_CLOUD)
+    return name, _result_size(name), start
 
 
 def _result_size(name: str) -> int:
@@ -2064,6 +2079,12 @@ class _Handler(BaseHTTPRequestHandler):
             )
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
+        except Exception as error:  # an emulator bug: say so rather than drop the connection silently
+            traceback.print_exc()
+            if self._entry["status"] is None:
+                self._send_json(500, {"ErrorCode": 500, "ErrorMessage": f"PEPS emulator error: {error!r}"})
+            else:
+                self._drop_connection()
 
     def _credentials(self) -> tuple[str | None, bool]:
         """(authenticated e-mail or None, whether an Authorization header came)."""
@@ -2347,31 +2368,14 @@ class _Handler(BaseHTTPRequestHandler):
                 and (orbit is None or product.relative_orbit == orbit)
             ):
                 dates.setdefault(product.start.strftime("%Y%m%d"), product)
-        chosen = [dates[day] for day in sorted(dates)]
-        if not chosen:  # an unknown tile still gets a few results, one of them too cloudy
-            chosen = [
-                Product(
-                    self.emu.catalogue,
-                    storage="disk",
-                    cloud=95.0 if index == 1 else 10.0,
-                    size=1_000_000,
-                    **_s2_fields(
-                        "S2ST",
-                        tile,
-                        start + timedelta(days=5 + 10 * index, hours=10, minutes=40),
-                        "S2A",
-                        orbit or 1,
-                        None,
-                        (0.0, 0.0, 0.0, 0.0),
-                    ),
-                )
-                for index in range(3)
-            ]
         results = [
-            (name, _result_size(name), p.start)
-            for p in chosen
-            for name in [l2a_result_name(p, novald=(p.cloud or 0) > NOVALD_CLOUD)]
+            _l2a_result(p.platform, p.start, tile, p.cloud) for p in (dates[day] for day in sorted(dates))
         ]
+        if not results:  # a tile without products still gets a few results, one of them too cloudy
+            results = [
+                _l2a_result("S2A", start + timedelta(days=5 + 10 * index, hours=10, minutes=40), tile, cloud)
+                for index, cloud in enumerate((10.0, 95.0, 20.0))
+            ]
         job = self.emu.jobs.submit("FULL_MAJA", inputs, self.user or "", results, (tile, f"T{tile}"))
         self._accepted(job)
 
@@ -2391,12 +2395,11 @@ class _Handler(BaseHTTPRequestHandler):
                 f"No SRTM DEM outside |lat| < {DEM_MAX_LAT:g} degrees: MAJA cannot process "
                 f"{product.identifier}",
             )
-        name = l2a_result_name(product)
         job = self.emu.jobs.submit(
             "MAJA",
             inputs,
             self.user or "",
-            [(name, _result_size(name), product.start)],
+            [_l2a_result(product.platform, product.start, product.tile or "", None)],
             (product.identifier, product.tile or ""),
             forced,
         )

@@ -15,7 +15,7 @@ import uuid
 import xml.etree.ElementTree as ET
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, Callable
@@ -992,6 +992,7 @@ def test_catalogue_api(peps_server):
         catalogue.add_product("S5P")
     catalogue.remove(product.identifier)
     assert catalogue.get(product.id) is None
+    assert catalogue.add_product("S2ST", tile="31UDQ", date=date(2019, 5, 7)).start == datetime(2019, 5, 7)
     catalogue.clear()
     assert catalogue.products == [] and search(peps_server, q="Toulouse").json()["features"] == []
 
