@@ -115,6 +115,10 @@ class ServerError(PepsError):
         self.retry_after = retry_after
 
 
+class NetworkError(ServerError):
+    """The server cannot be reached at all (refused, unresolvable, no answer)."""
+
+
 class IntegrityError(PepsError):
     """A downloaded file does not match what the catalogue announced."""
 
@@ -552,8 +556,8 @@ class Client:
                     attempt += 1
                     sleep(pause)
                     continue
-                raise ServerError(f"{what}: {describe_network_error(exc)} ({self.base_url});"
-                                  " check the URL and your network, then try again") from None
+                raise NetworkError(f"{what}: {describe_network_error(exc)} ({self.base_url});"
+                                   " check the URL and your network, then try again") from None
             except requests.exceptions.InvalidURL as exc:
                 raise BadInput(f"invalid URL {url}: {exc}") from None
             if response.status_code in accepted:
@@ -1290,14 +1294,15 @@ def _fetch_into(client: Client, spec: DownloadSpec, part: Path, progress: Progre
     state = _PartialFile(part, spec, progress)
     failures = refusals = 0
 
-    def retry_later(reason: str, retry_after: float | None = None) -> None:
+    def retry_later(reason: str, retry_after: float | None = None,
+                    error: type[ServerError] = ServerError) -> None:
         nonlocal failures
         failures += 1
         if failures >= max_attempts:
             kept = f"; {human_size(state.offset)} kept in {part.name}, run again to resume" \
                 if state.offset else ""
-            raise ServerError(f"download of {spec.label}: {reason} (after {failures} "
-                              f"attempts){kept}")
+            raise error(f"download of {spec.label}: {reason} (after {failures} "
+                        f"attempts){kept}")
         pause = client.delay(failures - 1, retry_after)
         log.info("download of %s: %s; retrying in %.1f s (%d/%d)", spec.label, reason, pause,
                  failures, max_attempts - 1)
@@ -1319,7 +1324,7 @@ def _fetch_into(client: Client, spec: DownloadSpec, part: Path, progress: Progre
                              "%.1f s", spec.label, pause)
                     sleep(pause)
                     continue
-                retry_later(str(exc).split(": ", 1)[-1], exc.retry_after)
+                retry_later(str(exc).split(": ", 1)[-1], exc.retry_after, type(exc))
                 continue
             with response:
                 status = response.status_code
@@ -1613,6 +1618,7 @@ class Fetcher:
         self.result = FetchResult({}, {})
         self.waiting: dict[str, Product] = {}
         self.futures: dict[Future[str], Product] = {}
+        self.unreachable: NetworkError | None = None
 
     def run(self, products: list[Product]) -> FetchResult:
         check_write_dir(self.write_dir)
@@ -1683,13 +1689,32 @@ class Fetcher:
                 raise
             except PepsError as exc:
                 log.error("%s: %s", product.name, exc)
-                self.result.statuses[product.name] = FAILED
-                self.result.errors[product.name] = exc
+                self._fail(product.name, exc)
+                if isinstance(exc, NetworkError):
+                    self.unreachable = exc
+
+    def _fail(self, name: str, error: PepsError) -> None:
+        self.result.statuses[name] = FAILED
+        self.result.errors[name] = error
+
+    def _give_up(self, error: NetworkError) -> None:
+        """The server is unreachable: what has not started fails now, not after its retries."""
+        log.error("the server cannot be reached: giving up the remaining products")
+        for future, product in list(self.futures.items()):
+            if future.cancel():
+                del self.futures[future]
+                self._fail(product.name, error)
+        for name in list(self.waiting):
+            self._fail(name, error)
+        self.waiting.clear()
 
     def _loop(self) -> None:
         rounds = 0
         while True:
             self._collect()
+            if self.unreachable:
+                self._give_up(self.unreachable)
+                return
             if not self.waiting:
                 if not self.futures:
                     return
@@ -2558,7 +2583,7 @@ def sidecar_path(log_path: Path, suffix: str) -> Path:
 
 
 def job_lock_path(log_path: Path) -> Path:
-    """The lock that one run holds on a job log (``<log>.lock``, left in place: it is empty)."""
+    """The lock that one run holds on a job log (``<log>.lock``, removed by ``hold_lock``)."""
     return Path(log_path).with_name(Path(log_path).name + ".lock")
 
 

@@ -67,23 +67,7 @@ def build_parser() -> pc.ArgumentParser:
     parser.add_argument("-n", "--no_download", action="store_true",
                         help="search and list only (name, date, clouds, size, storage); "
                         "needs no account")
-    when = parser.add_argument_group("dates (YYYY-MM-DD or ISO date-times; a date means 00:00)")
-    when.add_argument("-d", "--start_date", metavar="DATE",
-                      help=f"start date (default {pc.DEFAULT_START})")
-    when.add_argument("-f", "--end_date", metavar="DATE",
-                      help="end date, excluded (default: far future)")
-    where = parser.add_argument_group("location (exactly one kind)")
-    where.add_argument("-t", "--tile", help="MGRS tile, e.g. 31TCJ or T31TCJ (S2 only)")
-    where.add_argument("-l", "--location", metavar="NAME", help="place name, e.g. Toulouse")
-    where.add_argument("--lat", type=float, help="latitude of a point (with --lon)")
-    where.add_argument("--lon", type=float, help="longitude of a point (with --lat)")
-    where.add_argument("--latmin", type=float, help="rectangle: minimum latitude")
-    where.add_argument("--latmax", type=float, help="rectangle: maximum latitude")
-    where.add_argument("--lonmin", type=float, help="rectangle: minimum longitude")
-    where.add_argument("--lonmax", type=float, help="rectangle: maximum longitude")
-    where.add_argument("--shape", metavar="FILE",
-                       help="GeoJSON file (geometry, Feature or FeatureCollection): its "
-                       "bounding box, or its point")
+    pc.add_search_arguments(parser, shape=True)
     what = parser.add_argument_group("filters")
     what.add_argument("-o", "--orbit", type=int,
                       help="relative orbit (S2: _Rnnn of the name, 1-143; S1: 1-175)")

@@ -54,7 +54,9 @@ WPS jobs (``emu.jobs``)
     ("FINISHED", None)]``: seconds per state, the last state final), ``outcome[tile_or_product]
     = "ERROR" | "CANCELED"``, ``unprocessed_default``, ``get(job_id)`` -> :class:`Job`,
     ``set(job_id, status=, percent=None, message=None)`` (forces a state, freezing the
-    timeline), ``all()``.
+    timeline), ``all()``. A :class:`Job` has ``id`` (12 digits), ``kind`` ("FULL_MAJA" / "MAJA"),
+    ``inputs`` (the datainputs), ``status``, ``percent``, ``message``, ``results`` (result URLs)
+    and ``unprocessed``.
 
 Protocol choices where peps-api.md leaves room (documented here, tested)
     * ``q=`` names a place of a small gazetteer (:data:`GAZETTEER`); an unknown place gives an
@@ -1970,6 +1972,9 @@ class _Handler(BaseHTTPRequestHandler):
     """Routes one connection's requests to the emulator."""
 
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate sends: without this, Nagle's algorithm and the
+    # client's delayed ACK add ~40 ms to every small answer.
+    disable_nagle_algorithm = True
     server_version = "PEPS-emulator/1.0"
     server: _Server
     _routes: tuple[tuple[re.Pattern[str], str, tuple[str, ...]], ...] = (

@@ -243,3 +243,20 @@ def test_two_runs_at_once_fetch_each_product_once(peps_server, account_file, tmp
         assert md5(out / f"{product.identifier}.zip") == product.md5
         assert peps_server.bytes_served(product.identifier) == product.size
     assert sorted(p.suffix for p in out.iterdir()) == [".zip"] * 4
+
+
+def test_unreachable_server_fails_the_rest_at_once(peps_server, tmp_path):
+    for i in range(6):
+        add(peps_server, size=30_000, day=1 + i)
+    with pc.Client(peps_server.url, pc.Credentials(DEMO_USER, DEMO_PASSWORD), retries=1,
+                   backoff=0.01) as c:
+        settings = pc.DownloadSettings(write_dir=tmp_path / "out", tile="31UDQ",
+                                       start_date="2019-05-01", end_date="2019-06-01",
+                                       parallel=1, trials=0)
+        products = pc.find_products(c, settings).products
+        assert len(products) == 6
+        peps_server.stop()
+        result = pc.fetch_products(c, products, settings)
+    assert result.count(pc.FAILED) == 6
+    assert all(isinstance(e, pc.NetworkError) for e in result.errors.values())
+    assert result.exit_status() == pc.ExitStatus.SERVER_ERROR
