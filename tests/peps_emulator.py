@@ -66,6 +66,8 @@ Protocol choices where peps-api.md leaves room (documented here, tested)
       no features. Malformed parameters answer 400 ``{"ErrorCode", "ErrorMessage"}``.
     * A download of an ``unknown``-storage product answers 409 with a JSON error; an unknown
       product 404. A ``HEAD`` download never starts staging and never triggers faults.
+    * A download of a ``tape`` / ``tier3`` / ``staging`` product answers 202 with an empty body
+      (``Content-Length: 0``), as PEPS did: EODAG retries a 202 only when it has no body.
     * ``redirect_to`` only redirects requests whose Host differs from the target's, so
       following the redirect to the same server (as ``localhost``) gets the product.
     * WPS status documents and JSON reports need no credentials (they are PyWPS output files);
@@ -2207,15 +2209,9 @@ class _Handler(BaseHTTPRequestHandler):
         if mode in OFFLINE_MODES and not self.head:
             self.emu.catalogue.set_storage(product.identifier, "staging")
         if mode in OFFLINE_MODES or mode == "staging":
-            self._send_json(
-                202,
-                {
-                    "status": "staging",
-                    "productIdentifier": product.identifier,
-                    "message": "The product is on tape: staging to disk has started, "
-                    "retry the download in a few minutes",
-                },
-            )
+            # Real PEPS answers 202 with an empty body: EODAG only takes a 202 for "not ready,
+            # retry" when its Content-Length is 0, and the original tool saved 0-byte zips.
+            self._send_body(202, b"", "text/plain")
             return
         if mode == "unknown":
             raise _HttpError(
