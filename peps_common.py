@@ -1070,7 +1070,7 @@ class Progress:
             self.files[name] = [offset, float(total or 0), time.monotonic()]
             self.done_bytes += offset
         if not self.live and not self.quiet:
-            log.info("downloading %s (%s)%s", name, human_size(total),
+            log.info("downloading %s%s%s", name, f" ({human_size(total)})" if total else "",
                      f", resuming at {human_size(offset)}" if offset else "")
 
     def advance(self, name: str, nbytes: int) -> None:
