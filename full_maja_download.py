@@ -30,7 +30,7 @@ once, others wait as PENDING. Results are published only when the whole series i
 done. With several logs, the exit status is the worst of them (leave a failed job's
 log out to keep a loop going). One run at a time per log: a second run on the same
 log (overlapping cron runs) exits {int(pc.ExitStatus.BUSY)} and touches nothing. The lock is
-<log>.lock, an empty file left beside the log."""
+<log>.lock, an empty file beside the log while a run holds it."""
 
 
 def build_parser() -> pc.ArgumentParser:
