@@ -48,9 +48,7 @@ def build_parser() -> pc.ArgumentParser:
                         type=lambda v: pc.parse_float(v, "--watch", 0.001), metavar="MINUTES",
                         help="keep checking every MINUTES (default "
                         f"{pc.DEFAULT_WATCH_MINUTES:g}) until the jobs end, instead of once")
-    parser.add_argument("--parallel", default=pc.DEFAULT_PARALLEL, metavar="N",
-                        type=lambda v: pc.parse_int(v, "--parallel", 1, 32),
-                        help=f"downloads at once (default {pc.DEFAULT_PARALLEL})")
+    pc.add_parallel_argument(parser)
     return parser
 
 

@@ -560,6 +560,11 @@ class Client:
                                    " check the URL and your network, then try again") from None
             except requests.exceptions.InvalidURL as exc:
                 raise BadInput(f"invalid URL {url}: {exc}") from None
+            except requests.exceptions.TooManyRedirects:
+                raise ServerError(f"{what}: the server redirects in a loop ({url})") from None
+            except requests.exceptions.RequestException as exc:  # e.g. redirected to ftp://
+                raise ServerError(f"{what}: unusable answer from the server "
+                                  f"({one_line(str(exc), 160)})") from None
             if response.status_code in accepted:
                 return response
             error = self.error_for(response, what)
@@ -578,6 +583,12 @@ class Client:
         """The one place that turns an unexpected HTTP answer into an exception."""
         status = response.status_code
         message = error_message_of(response)
+        asked, answered = (urlsplit(r.url).netloc for r in (*response.history[:1], response)) \
+            if response.history else ("", "")
+        if status in (401, 403) and asked != answered:  # credentials never follow a redirect
+            return ServerError(f"{what}: redirected to another host, {answered}, which asks "
+                               f"for an account ({status}); the password is only sent to "
+                               f"{asked}: check --url", status)
         if status in (401, 403):
             return BadCredentials(
                 f"{what}: the server refused the account ({status} {message}): "
@@ -2399,6 +2410,13 @@ def add_common_arguments(parser: argparse.ArgumentParser, auth_help: str | None 
     group.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
 
 
+def add_parallel_argument(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """--parallel N, shared by the three download scripts."""
+    parser.add_argument("--parallel", default=DEFAULT_PARALLEL, metavar="N",
+                        type=lambda v: parse_int(v, "--parallel", 1, 32),
+                        help=f"downloads at once, 1 to 32 (default {DEFAULT_PARALLEL})")
+
+
 def base_url_of(args: argparse.Namespace) -> str:
     return normalize_base_url(args.url or os.environ.get("PEPS_URL") or DEFAULT_URL)
 
@@ -2444,7 +2462,11 @@ def run_script(parser: argparse.ArgumentParser,
                handler: Callable[[argparse.Namespace], int | ExitStatus],
                argv: list[str] | None = None) -> int:
     """Parse, configure logging, run; exceptions become one line and an exit status."""
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except PepsError as exc:  # raised by an option's type= check
+        sys.stderr.write(f"{parser.prog}: error: {exc} (see {parser.prog} --help)\n")
+        return int(exc.exit_status)
     configure_logging(getattr(args, "verbose", False), getattr(args, "quiet", False))
     try:
         return int(handler(args))

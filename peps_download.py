@@ -98,8 +98,7 @@ def build_parser() -> pc.ArgumentParser:
                       help="rounds of waiting for products on tape (default 10)")
     tape.add_argument("--wait", type=float, default=1.0, metavar="MINUTES",
                       help="minutes between rounds, fractions allowed (default 1)")
-    tape.add_argument("--parallel", type=int, default=pc.DEFAULT_PARALLEL, metavar="N",
-                      help=f"downloads at once (default {pc.DEFAULT_PARALLEL})")
+    pc.add_parallel_argument(tape)
     return parser
 
 

@@ -41,8 +41,7 @@ def build_parser() -> pc.ArgumentParser:
     parser.add_argument("-w", "--write_dir", default=".", metavar="DIR",
                         help="folder for the L2A zips, created if missing; its job logs are "
                         "read first (default: the current folder)")
-    parser.add_argument("--parallel", type=int, default=pc.DEFAULT_PARALLEL, metavar="N",
-                        help=f"downloads at once, 1-32 (default {pc.DEFAULT_PARALLEL})")
+    pc.add_parallel_argument(parser)
     return parser
 
 
