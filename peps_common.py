@@ -305,7 +305,8 @@ def parse_int(text: Any, option: str, minimum: int | None = None, maximum: int |
     except ValueError:
         raise BadInput(f"{option}: '{text}' is not a whole number") from None
     if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
-        bounds = f"{minimum} to {maximum}" if maximum is not None else f"at least {minimum}"
+        bounds = f"{minimum} to {maximum}" if None not in (minimum, maximum) else \
+            f"at least {minimum}" if minimum is not None else f"at most {maximum}"
         raise BadInput(f"{option}: {value} is out of range ({bounds})")
     return value
 
@@ -319,7 +320,8 @@ def parse_float(text: Any, option: str, minimum: float | None = None, maximum: f
     if not math.isfinite(value):
         raise BadInput(f"{option}: '{text}' is not a finite number")
     if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
-        bounds = f"{minimum:g} to {maximum:g}" if maximum is not None else f"at least {minimum:g}"
+        bounds = f"{minimum:g} to {maximum:g}" if None not in (minimum, maximum) else \
+            f"at least {minimum:g}" if minimum is not None else f"at most {maximum:g}"
         raise BadInput(f"{option}: {value:g} is out of range ({bounds})")
     return value
 
@@ -556,7 +558,8 @@ class Client:
                     attempt += 1
                     sleep(pause)
                     continue
-                raise NetworkError(f"{what}: {describe_network_error(exc)} ({self.base_url});"
+                server = "{0.scheme}://{0.netloc}".format(urlsplit(url))  # not always --url's
+                raise NetworkError(f"{what}: {describe_network_error(exc)} ({server});"
                                    " check the URL and your network, then try again") from None
             except requests.exceptions.InvalidURL as exc:
                 raise BadInput(f"invalid URL {url}: {exc}") from None
@@ -640,7 +643,11 @@ def describe_network_error(exc: Exception) -> str:
 def normalize_base_url(url: str) -> str:
     """Check and normalise ``--url``: scheme and host required, no trailing slash."""
     value = str(url).strip()
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018  (raises ValueError for a port that is not a number)
+    except ValueError:
+        parts = urlsplit("")
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise BadInput(f"--url: '{url}' is not an http(s) URL such as https://peps.cnes.fr")
     return value.rstrip("/")
@@ -967,7 +974,8 @@ class SearchResult:
     def merged_answer(self) -> dict[str, Any]:
         """All pages merged into one FeatureCollection (``--json``)."""
         features = [f for page in self.pages for f in page.get("features", [])]
-        props = dict(self.pages[0].get("properties", {})) if self.pages else {}
+        first = self.pages[0].get("properties") if self.pages else None
+        props = dict(first) if isinstance(first, dict) else {}
         props.update({"itemsPerPage": len(features), "startIndex": 1})
         if isinstance(props.get("links"), list):
             props["links"] = [link for link in props["links"]
@@ -1081,8 +1089,9 @@ class Progress:
             self.files[name] = [offset, float(total or 0), time.monotonic()]
             self.done_bytes += offset
         if not self.live and not self.quiet:
-            log.info("downloading %s%s%s", name, f" ({human_size(total)})" if total else "",
-                     f", resuming at {human_size(offset)}" if offset else "")
+            log.log(logging.INFO if offset else logging.DEBUG, "downloading %s%s%s", name,
+                    f" ({human_size(total)})" if total else "",
+                    f", resuming at {human_size(offset)}" if offset else "")
 
     def advance(self, name: str, nbytes: int) -> None:
         with self.lock:
@@ -1531,7 +1540,10 @@ def extract_zip(zip_path: Path, write_dir: Path, name: str) -> Path:
         source = inner if entries == [inner] and inner.is_dir() else tmp
         os.replace(source, target)
     except OSError as exc:
-        raise disk_error(exc, zip_path) from None
+        # The zip is complete and checked: keep it; only the half-made folder goes.
+        raise PepsError(f"cannot extract {zip_path.name} in {write_dir}: "
+                        f"{exc.strerror or exc}; the zip is kept (free some space and run "
+                        "again to extract it, or unzip it yourself)") from None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     zip_path.unlink(missing_ok=True)
@@ -1556,7 +1568,13 @@ def fetch_one(client: Client, spec: DownloadSpec, progress: Progress | None = No
     """Download one file under a lock; DOWNLOADED, or EXISTING if another run got it first."""
     lock = spec.dest.with_name(spec.dest.name + ".lock")
     with hold_lock(lock, spec.label):
-        if spec.dest.exists() or (extract_as and existing_copy(spec.dest.parent, extract_as)):
+        if extract_as:
+            if (spec.dest.parent / f"{extract_as}.SAFE").exists():
+                return EXISTING
+            if spec.dest.exists():  # checked earlier, its extraction did not happen
+                extract_zip(spec.dest, spec.dest.parent, extract_as)
+                return EXISTING
+        elif spec.dest.exists():
             return EXISTING
         download_file(client, spec, progress)
         if extract_as:
@@ -1652,7 +1670,9 @@ class Fetcher:
 
     def _triage(self, product: Product) -> None:
         found = existing_copy(self.write_dir, product.name)
-        if found:
+        if found and self.extract and found.suffix == ".zip":
+            self._submit(product)  # a zip left by a failed extraction: extract it now
+        elif found:
             log.info("%s already exists: skipped", found.name)
             self.result.statuses[product.name] = EXISTING
         elif product.storage in TAPE_MODES + STAGING_MODES:
@@ -2106,8 +2126,8 @@ def parse_wps_response(text: str, origin: str = "the WPS answer") -> WpsStatus:
         raise ServerError(f"{origin} is not well-formed XML ({summarize_error_body(text.encode())})")
     if local_name(root.tag) != "ExecuteResponse":
         exception = parse_exception_report(text)
-        if exception:
-            raise BadInput(f"the processing service answered an exception: {exception}")
+        if exception:  # (an execute's refusal is caught by wps_execute before this point)
+            raise ServerError(f"{origin} is a WPS exception instead of a status: {exception}")
         raise ServerError(f"{origin} is not a WPS ExecuteResponse (root <{local_name(root.tag)}>)")
     status_url = root.get("statusLocation")
     result = WpsStatus(state="unknown", status_url=status_url, job_id=job_id_from_url(status_url))
@@ -2225,8 +2245,8 @@ def parse_report(data: Any, origin: str = "the job report") -> Report:
         value = info.get(key)
         if value is None:
             continue
-        match = re.search(r"-?\d+(?:\.\d+)?", str(value))
-        if match:
+        match = re.search(r"-?\d+(?:\.\d+)?(?:e-?\d+)?", str(value), re.I)
+        if match and math.isfinite(float(match.group(0))):
             percent = max(0.0, min(100.0, float(match.group(0))))
             break
     results = info.get("results") or []
@@ -2236,7 +2256,7 @@ def parse_report(data: Any, origin: str = "the job report") -> Report:
     unprocessed = info.get("unprocessed") or 0
     try:
         unprocessed = int(unprocessed)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # JSON allows Infinity and NaN
         unprocessed = 0
     return Report(
         job_status=status,

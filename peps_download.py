@@ -125,9 +125,7 @@ def command(args: argparse.Namespace) -> int:
         if args.no_download:
             return pc.ExitStatus.OK
         fetched = pc.fetch_products(client, result.products, settings, pc.make_progress(args))
-    print(fetched.summary())
-    for name, error in fetched.errors.items():
-        print(f"  {name}: {error}", file=sys.stderr)
+    print(fetched.summary())  # each failure was logged as an error when it happened
     if fetched.count(pc.ON_TAPE) or fetched.count(pc.STAGING):
         print("Products are still on tape: run the same command again later "
               "(or raise --trials/--wait).")

@@ -274,7 +274,7 @@ def test_credentials_do_not_follow_redirect_to_another_host(peps_server, account
                            redirect_to=f"{other}/resto/collections/S2ST/{product.id}/download")
     code, _, err = run(capsys, "-t", "31UDQ", "-d", "2019-05-05", "-f", "2019-05-06",
                        "-a", str(account_file), "--url", peps_server.url, "-w", str(out),
-                       "--json", "", "--trials", "0")
+                       "--json", "", "--trials", "0", "--retry-wait", "0.01")
     redirected = [r for r in peps_server.log if r["status"] != 302 and "/download" in r["path"]]
     assert redirected, "the redirect was followed"
     assert not any(r["auth_sent"] for r in redirected)
@@ -324,3 +324,17 @@ def test_zip_members_named_after_product(peps_server, account_file, tmp_path, ca
         "--url", peps_server.url, "-w", str(out), "--json", "", *FAST)
     with zipfile.ZipFile(out / f"{product.identifier}.zip") as archive:
         assert f"{product.identifier}.SAFE/manifest.safe" in archive.namelist()
+
+
+def test_extract_a_zip_left_by_an_earlier_run(peps_server, account_file, out, capsys):
+    product = peps_server.catalogue.add_product(collection="S2ST", tile="31UDQ",
+                                                date="2019-05-05T10:50:00", size=40_000)
+    args = ["-t", "31UDQ", "-d", "2019-05-05", "-f", "2019-05-06", "-a", str(account_file),
+            "--url", peps_server.url, "-w", str(out), "--json", "", *FAST]
+    assert run(capsys, *args)[0] == 0  # without -x: the zip
+    peps_server.log_clear()
+    code, stdout, err = run(capsys, *args, "-x")
+    assert code == 0, err
+    assert sorted(p.name for p in out.iterdir()) == [f"{product.identifier}.SAFE"]
+    assert "1 already there" in stdout
+    assert not peps_server.requests(path_contains="/download")
