@@ -2078,7 +2078,7 @@ def parse_xml(text: str) -> ET.Element | None:
         return None
     try:
         return ET.fromstring(text[start:].encode("utf-8"))  # noqa: S314  (DTDs refused above)
-    except (ET.ParseError, ValueError):
+    except (ET.ParseError, ValueError, LookupError):  # LookupError: unknown encoding
         return None
 
 

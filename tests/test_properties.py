@@ -7,9 +7,11 @@ valid input can be written back, it round-trips.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import math
+import os
 import string
 from pathlib import Path
 from typing import Any
@@ -20,7 +22,10 @@ from hypothesis import strategies as st
 
 import peps_common as pc
 
+# In CI the examples are the same at every run (a landing never hinges on luck); locally
+# they vary, so repeated runs keep exploring.
 settings.register_profile("peps-properties", max_examples=200, deadline=None,
+                          derandomize=bool(os.environ.get("CI")),
                           suppress_health_check=[HealthCheck.too_slow])
 PROPS = settings.get_profile("peps-properties")
 
@@ -86,7 +91,8 @@ def test_account_text_never_crashes(text: str) -> None:
     creds = raises_only_peps_errors(pc.parse_account_text, text)
     if creds is not None:
         assert creds.user and creds.password
-        assert creds.password not in repr(creds) or creds.password in creds.user
+        # the repr is the same whatever the password: it never shows it
+        assert repr(creds) == repr(dataclasses.replace(creds, password=""))
 
 
 @PROPS
