@@ -12,7 +12,8 @@ runs the real scripts as a user types them, each command shown before it runs:
 3. full_maja_download.py is run again and again, as cron would, until the job
    is finished and its results are downloaded.
 
-Everything lands in ./demo-output (removed and re-created at each run).
+Everything lands in ./demo-output (removed and re-created at each run), or in
+the folder given as the only argument.
 """
 
 from __future__ import annotations
@@ -42,12 +43,16 @@ def run(*argv: str) -> int:
     return subprocess.run([sys.executable, *argv], cwd=OUT, stdin=subprocess.DEVNULL).returncode
 
 
-OUT = ROOT / "demo-output"
+OUT = Path("demo-output").resolve()
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    global OUT
+    argv = sys.argv[1:] if argv is None else argv
+    if argv:
+        OUT = Path(argv[0]).resolve()
     shutil.rmtree(OUT, ignore_errors=True)
-    OUT.mkdir()
+    OUT.mkdir(parents=True)
     emulator = PepsEmulator(staging_delay=4.0, quiet=True,
                             job_timeline=[("PENDING", 3), ("STALLED", 6), ("FINISHED", None)])
     emulator.jobs.unprocessed_default = 2

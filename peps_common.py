@@ -3011,7 +3011,8 @@ def explain_job(outcome: JobOutcome) -> list[str]:
     """What to tell the user about a job that is not FINISHED (or could not be checked)."""
     who = outcome.describe()
     if outcome.error is not None:
-        return [f"{outcome.log_path}: {outcome.error}"]
+        message = str(outcome.error)  # name the log, once
+        return [message if str(outcome.log_path) in message else f"{outcome.log_path}: {message}"]
     check = outcome.check
     assert check is not None
     if outcome.status == "PENDING":
