@@ -28,6 +28,7 @@ import os
 import queue
 import random
 import re
+import shlex
 import shutil
 import stat
 import sys
@@ -40,7 +41,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import IO, Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urljoin, urlsplit
 
 import requests
 import urllib3
@@ -2708,8 +2709,6 @@ def prepared_url(url: str, params: dict[str, str]) -> str:
 
 def script_command(script: str, options: list[tuple[str, str | None]]) -> str:
     """A copy-pasteable command line for another script of the suite (no password)."""
-    import shlex
-
     path = Path(__file__).with_name(script)
     try:
         rel = os.path.relpath(path)
@@ -2797,7 +2796,6 @@ class JobCheck:
     @property
     def results(self) -> list[str]:
         """Result URLs, absolute (relative ones are resolved against the report's URL)."""
-        from urllib.parse import urljoin
 
         if self.report is None:
             return []
@@ -2839,7 +2837,6 @@ def check_job(client: Client, job: JobLog, stat_path: Path | None = None,
     ``report_path`` when given. When the status document does not point at a
     report yet, it is read again after the refresh, which may publish it.
     """
-    from urllib.parse import urljoin
 
     wps = fetch_job_status(client, job, stat_path)
     if job.job_id:
@@ -2940,7 +2937,6 @@ def jobs_table(outcomes: list[JobOutcome]) -> str:
 
 def result_name(url: str) -> str:
     """The file name of a result: the basename of its URL path, checked to be a plain name."""
-    from urllib.parse import unquote
 
     name = unquote(urlsplit(url).path.rsplit("/", 1)[-1])
     if not name or name in (".", "..") or "/" in name or "\\" in name or "\x00" in name:

@@ -153,6 +153,13 @@ def test_concurrency_refusals_back_off(peps_server, client, tmp_path):
     assert any(d["status"] == 429 for d in peps_server.requests(path_contains="/download"))
 
 
+class Terminal(io.StringIO):
+    """A stream that says it is a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
 def test_progress_silent_when_not_a_terminal(peps_server, client, tmp_path):
     product = add(peps_server, size=300_000)
     stream = io.StringIO()
@@ -164,10 +171,6 @@ def test_progress_silent_when_not_a_terminal(peps_server, client, tmp_path):
 def test_progress_drawn_on_a_terminal(peps_server, client, tmp_path):
     product = add(peps_server, size=3_000_000)
 
-    class Terminal(io.StringIO):
-        def isatty(self) -> bool:
-            return True
-
     stream = Terminal()
     progress = pc.Progress(stream=stream, interval=0)
     progress.add_total(product.size)
@@ -178,10 +181,6 @@ def test_progress_drawn_on_a_terminal(peps_server, client, tmp_path):
 
 def test_quiet_progress_is_silent_even_on_a_terminal(peps_server, client, tmp_path):
     product = add(peps_server, size=300_000)
-
-    class Terminal(io.StringIO):
-        def isatty(self) -> bool:
-            return True
 
     stream = Terminal()
     pc.download_file(client, spec_for(peps_server, product, tmp_path),
