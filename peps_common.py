@@ -13,6 +13,7 @@ scripts use to turn exceptions into one-line messages and exit statuses.
 from __future__ import annotations
 
 import argparse
+import collections
 import contextlib
 import dataclasses
 import datetime as dt
@@ -1064,7 +1065,15 @@ def format_table(rows: list[tuple[str, ...]]) -> str:
 
 
 class Progress:
-    """Bytes, rate and ETA on a terminal; plain log lines otherwise; nothing when quiet."""
+    """Bytes, rate and ETA on a terminal; plain log lines otherwise; nothing when quiet.
+
+    On a terminal one status line is redrawn at most every ``interval`` seconds:
+    overall bytes, the rate over the last seconds, the ETA, and the products in
+    flight. Log lines printed meanwhile clear it first (see ``_StderrHandler``).
+    """
+
+    current: Progress | None = None  # the live display, if any (for the log handler)
+    RATE_WINDOW = 10.0  # seconds of history behind the displayed rate
 
     def __init__(self, stream: IO[str] | None = None, enabled: bool | None = None,
                  quiet: bool = False, interval: float = 0.5) -> None:
@@ -1073,13 +1082,15 @@ class Progress:
         self.live = (is_tty if enabled is None else enabled) and not quiet
         self.quiet = quiet
         self.interval = interval
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()
         self.files: dict[str, list[float]] = {}  # name -> [done, total, started]
         self.total_bytes = 0
         self.done_bytes = 0
-        self.started = time.monotonic()
+        self.samples: collections.deque[tuple[float, int]] = collections.deque()
         self.last_draw = 0.0
         self.width = 0
+        if self.live:
+            Progress.current = self
 
     def add_total(self, size: int | None) -> None:
         with self.lock:
@@ -1112,34 +1123,43 @@ class Progress:
             if entry:
                 entry[0] = max(0, entry[0] - lost)
             self.done_bytes = max(0, self.done_bytes - lost)
+            self.samples.clear()
 
     def finish(self, name: str, ok: bool = True) -> None:
         with self.lock:
             entry = self.files.pop(name, None)
-            if self.live:
-                self._clear()
         if entry and ok and not self.quiet:
             elapsed = max(time.monotonic() - entry[2], 1e-6)
             log.info("downloaded %s (%s in %.1f s, %s/s)", name, human_size(entry[1] or entry[0]),
                      elapsed, human_size(entry[0] / elapsed))
 
-    def _clear(self) -> None:
-        if self.width:
-            self.stream.write("\r" + " " * self.width + "\r")
-            self.stream.flush()
-            self.width = 0
+    def clear(self) -> None:
+        """Erase the status line (before a log line, or at the end)."""
+        with self.lock:
+            if self.width:
+                self.stream.write("\r" + " " * self.width + "\r")
+                self.stream.flush()
+                self.width = 0
+
+    def rate(self, now: float) -> float:
+        """Bytes a second over the last ``RATE_WINDOW`` seconds."""
+        self.samples.append((now, self.done_bytes))
+        while len(self.samples) > 2 and now - self.samples[0][0] > self.RATE_WINDOW:
+            self.samples.popleft()
+        first_time, first_done = self.samples[0]
+        return (self.done_bytes - first_done) / (now - first_time) if now > first_time else 0.0
 
     def _draw(self, now: float) -> None:
-        elapsed = max(now - self.started, 1e-6)
-        rate = self.done_bytes / elapsed
+        rate = self.rate(now)
         remaining = max(self.total_bytes - self.done_bytes, 0)
         eta = human_duration(remaining / rate) if rate > 0 and self.total_bytes else "?"
         parts = [f"{human_size(self.done_bytes)}/{human_size(self.total_bytes)}",
                  f"{human_size(rate)}/s", f"ETA {eta}"]
         for name, (done, total, _) in list(self.files.items())[:3]:
             pct = f"{100 * done / total:.0f}%" if total else human_size(done)
-            parts.append(f"{name[:24]}… {pct}")
-        line = " | ".join(parts)[:200]
+            parts.append(f"{name[:22]}... {pct}")
+        columns = shutil.get_terminal_size((100, 24)).columns
+        line = " | ".join(parts)[: max(20, columns - 1)]
         self.stream.write("\r" + line.ljust(self.width))
         self.stream.flush()
         self.width = len(line)
@@ -1662,8 +1682,10 @@ class Fetcher:
         except BaseException:
             self.client.cancelled.set()
             pool.shutdown(wait=True, cancel_futures=True)
+            self.progress.clear()
             raise
         pool.shutdown(wait=True)
+        self.progress.clear()
         self._collect(block=True)
         for name, product in self.waiting.items():
             self.result.statuses[name] = STAGING if product.storage == "staging" else ON_TAPE
@@ -1819,6 +1841,8 @@ def fetch_files(client: Client, specs: list[DownloadSpec], parallel: int = DEFAU
             client.cancelled.set()
             pool.shutdown(wait=True, cancel_futures=True)
             raise
+        finally:
+            progress.clear()
     return result
 
 
@@ -2456,6 +2480,19 @@ def make_progress(args: argparse.Namespace) -> Progress:
     return Progress(quiet=getattr(args, "quiet", False))
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes log lines to stderr, erasing a live progress line first."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        progress = Progress.current
+        if progress is not None and progress.live:
+            with progress.lock:
+                progress.clear()
+                super().emit(record)
+        else:
+            super().emit(record)
+
+
 class _Formatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         text = super().format(record)
@@ -2468,7 +2505,7 @@ class _Formatter(logging.Formatter):
 
 def configure_logging(verbose: bool = False, quiet: bool = False) -> None:
     """Scripts log to stderr: INFO by default, DEBUG with -v, WARNING with -q."""
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _StderrHandler(sys.stderr)
     handler.setFormatter(_Formatter("%(message)s"))
     root = logging.getLogger("peps")
     for old in list(root.handlers):
