@@ -56,7 +56,7 @@ def build_parser() -> pc.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return pc.run_script(build_parser(), pc.full_maja_process_command, argv)
+    return pc.run_script(build_parser(), pc.full_maja_process_command, argv, pc.SUBMIT_INTERRUPTED)
 
 
 if __name__ == "__main__":

@@ -38,6 +38,7 @@ import threading
 import time
 import xml.etree.ElementTree as ET
 import zipfile
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
@@ -137,6 +138,10 @@ class NotReady(PepsError):
     """Something is not ready yet (on tape, job running): run again later."""
 
     exit_status = ExitStatus.NOT_READY
+
+
+class JobNotLogged(PepsError):
+    """The server accepted a job but its log could not be written: never resubmit it."""
 
 
 class Busy(PepsError):
@@ -504,12 +509,24 @@ class Client:
         return self.base_url + "/" + path.lstrip("/")
 
     @property
-    def auth(self) -> tuple[str, str] | None:
-        return (self.credentials.user, self.credentials.password) if self.credentials else None
+    def auth(self) -> tuple[bytes, bytes] | None:
+        if not self.credentials:
+            return None
+        # bytes: requests would encode str as Latin-1 and fail on other characters
+        return (self.credentials.user.encode("utf-8"), self.credentials.password.encode("utf-8"))
 
     def require_credentials(self) -> None:
         if self.credentials is None:
             raise BadInput("this needs an account: pass -a FILE holding 'email password'")
+
+    def same_origin(self, url: str) -> bool:
+        """Same scheme, host and port as the base URL (where the account may go)."""
+        return origin_of(url) == origin_of(self.base_url)
+
+    def pause(self, seconds: float) -> None:
+        """Wait before a retry; Ctrl-C (the ``cancelled`` event) ends the wait at once."""
+        if self.cancelled.wait(max(0.0, seconds)):
+            raise KeyboardInterrupt
 
     def delay(self, attempt: int, retry_after: float | None = None) -> float:
         """Exponential backoff with full jitter, or the server's Retry-After."""
@@ -539,6 +556,12 @@ class Client:
         """
         if auth:
             self.require_credentials()
+            if not self.same_origin(url):
+                # The account is for PEPS only: never sent to a host (or scheme) that
+                # a job log or a server answer names, whatever it is.
+                log.debug("%s: %s is not %s, the account is not sent", what, safe_url(url),
+                          self.base_url)
+                auth = False
         accepted = set(accept)
         attempt = 0
         while True:
@@ -552,19 +575,21 @@ class Client:
                     f"TLS verification of {urlsplit(url).hostname} failed ({exc.__class__.__name__}):"
                     " check the URL, or pass --insecure if you trust this network"
                 ) from None
-            except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
+            except (requests.exceptions.ConnectionError, requests.exceptions.Timeout,
+                    requests.exceptions.ChunkedEncodingError,
+                    requests.exceptions.ContentDecodingError) as exc:
                 if retry and attempt < self.retries:
                     pause = self.delay(attempt)
                     log.info("%s: %s; retrying in %.1f s (%d/%d)", what, describe_network_error(exc),
                              pause, attempt + 1, self.retries)
                     attempt += 1
-                    sleep(pause)
+                    self.pause(pause)
                     continue
-                server = "{0.scheme}://{0.netloc}".format(urlsplit(url))  # not always --url's
-                raise NetworkError(f"{what}: {describe_network_error(exc)} ({server});"
+                raise NetworkError(f"{what}: {describe_network_error(exc)} ({origin_of(url)});"
                                    " check the URL and your network, then try again") from None
             except requests.exceptions.InvalidURL as exc:
-                raise BadInput(f"invalid URL {url}: {exc}") from None
+                raise BadInput(f"invalid URL {safe_url(url)}: "
+                               f"{one_line(str(exc).replace(url, safe_url(url)), 120)}") from None
             except requests.exceptions.TooManyRedirects:
                 raise ServerError(f"{what}: the server redirects in a loop ({url})") from None
             except requests.exceptions.RequestException as exc:  # e.g. redirected to ftp://
@@ -580,7 +605,7 @@ class Client:
                 log.info("%s: %s; retrying in %.1f s (%d/%d)", what, error, pause, attempt + 1,
                          self.retries)
                 attempt += 1
-                sleep(pause)
+                self.pause(pause)
                 continue
             raise error
 
@@ -642,6 +667,27 @@ def describe_network_error(exc: Exception) -> str:
     return f"network error ({exc.__class__.__name__})"
 
 
+def origin_of(url: str) -> str:
+    """``scheme://host:port`` of a URL (default ports made explicit), never its user info."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+    except ValueError:
+        return "?"
+    return f"{parts.scheme}://{parts.hostname or ''}:{port}"
+
+
+def safe_url(url: str) -> str:
+    """A URL fit to print: any ``user:password@`` removed."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "(an invalid URL)"
+    if "@" not in parts.netloc:
+        return url
+    return parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]).geturl()
+
+
 def normalize_base_url(url: str) -> str:
     """Check and normalise ``--url``: scheme and host required, no trailing slash."""
     value = str(url).strip()
@@ -651,7 +697,11 @@ def normalize_base_url(url: str) -> str:
     except ValueError:
         parts = urlsplit("")
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise BadInput(f"--url: '{url}' is not an http(s) URL such as https://peps.cnes.fr")
+        raise BadInput(f"--url: '{safe_url(value)}' is not an http(s) URL such as "
+                       "https://peps.cnes.fr")
+    if "@" in parts.netloc:
+        raise BadInput("--url holds a user name or password: give the server only "
+                       "(e.g. https://peps.cnes.fr) and the account with -a FILE")
     return value.rstrip("/")
 
 
@@ -689,7 +739,7 @@ class Product:
         ident = feature.get("id") or props.get("id")
         if not isinstance(name, str) or not name or not isinstance(ident, (str, int)):
             raise ServerError("the catalogue answered a product without productIdentifier or id")
-        if "/" in name or "\\" in name or name in (".", ".."):
+        if "/" in name or "\\" in name or name in (".", "..") or not name.isprintable():
             raise ServerError(f"the catalogue answered an unusable product name {name!r}")
         coll = props.get("collection") if isinstance(props.get("collection"), str) else collection
         services = props.get("services") if isinstance(props.get("services"), dict) else {}
@@ -941,6 +991,7 @@ def iter_search(client: Client, collection: str, params: dict[str, str],
     url = search_url(client, collection)
     page = 1
     seen = 0
+    ids: set[str] = set()
     while True:
         query = dict(params, maxRecords=str(page_size), page=str(page))
         answer = client.get_json(url, what=f"catalogue search ({collection}, page {page})",
@@ -952,6 +1003,12 @@ def iter_search(client: Client, collection: str, params: dict[str, str],
         features = answer.get("features")
         if not isinstance(features, list):
             raise ServerError("the catalogue answered JSON without a 'features' list")
+        page_ids = {str(f.get("id")) for f in features if isinstance(f, dict)}
+        if features and page_ids <= ids:  # a server ignoring "page": stop, do not loop
+            log.warning("the catalogue answered page %d with products already seen: stopping "
+                        "the search there", page)
+            return
+        ids |= page_ids
         if pages is not None:
             pages.append(answer)
         yield from features
@@ -1286,6 +1343,12 @@ def download_file(client: Client, spec: DownloadSpec, progress: Progress | None 
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+def unexpected(exc: Exception) -> PepsError:
+    """An error no branch foresaw, as a one-line failure (no traceback for the user)."""
+    return PepsError(f"unexpected {exc.__class__.__name__}: {one_line(str(exc), 200)} "
+                     "(please report it)")
+
+
 def disk_error(exc: OSError, part: Path) -> PepsError:
     """A local write failure: remove the partial file when the disk is full."""
     if exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
@@ -1347,10 +1410,12 @@ def _fetch_into(client: Client, spec: DownloadSpec, part: Path, progress: Progre
         pause = client.delay(failures - 1, retry_after)
         log.info("download of %s: %s; retrying in %.1f s (%d/%d)", spec.label, reason, pause,
                  failures, max_attempts - 1)
-        sleep(pause)
+        client.pause(pause)
 
     try:
         while not state.complete():
+            if client.cancelled.is_set():
+                raise KeyboardInterrupt
             headers = {"Range": f"bytes={state.offset}-"} if state.offset else None
             try:
                 response = client.request(
@@ -1363,7 +1428,7 @@ def _fetch_into(client: Client, spec: DownloadSpec, part: Path, progress: Progre
                     pause = client.delay(min(refusals, 6), exc.retry_after)
                     log.info("download of %s: the server refuses more downloads now; waiting "
                              "%.1f s", spec.label, pause)
-                    sleep(pause)
+                    client.pause(pause)
                     continue
                 retry_later(str(exc).split(": ", 1)[-1], exc.retry_after, type(exc))
                 continue
@@ -1392,7 +1457,7 @@ def _fetch_into(client: Client, spec: DownloadSpec, part: Path, progress: Progre
                     state.restart("the server ignored the resume request (200 instead of 206)")
                 if spec.size is None and status == 200:
                     length = response.headers.get("Content-Length", "")
-                    spec.size = int(length) if length.isdigit() else None
+                    spec.size = int(length) if length.isascii() and length.isdigit() else None
                 try:
                     _stream_body(response, state, client.cancelled)
                 except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError,
@@ -1464,6 +1529,16 @@ def _check_complete(spec: DownloadSpec, part: Path, digest: str) -> None:
             head = handle.read(4)
         if head not in ZIP_MAGICS:
             raise IntegrityError(f"{spec.label}: the file received is not a zip archive")
+        if not spec.md5:  # no checksum published (MAJA results): check the zip's own CRCs
+            try:
+                with zipfile.ZipFile(part) as archive:
+                    bad = archive.testzip()
+            except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, NotImplementedError,
+                    RuntimeError, EOFError, ValueError, UnicodeError) as exc:
+                raise IntegrityError(f"{spec.label}: not a valid zip archive ({exc})") from None
+            if bad is not None:
+                raise IntegrityError(f"{spec.label}: the zip is damaged (member {bad!r} "
+                                     "fails its CRC check)")
 
 
 # --------------------------------------------------------------------------
@@ -1552,7 +1627,8 @@ def extract_zip(zip_path: Path, write_dir: Path, name: str) -> Path:
                 for info in archive.infolist():
                     check_zip_member(info, zip_path.name)
                 archive.extractall(tmp)
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, RuntimeError, EOFError) as exc:
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, NotImplementedError,
+                RuntimeError, EOFError, ValueError, UnicodeError) as exc:
             zip_path.unlink(missing_ok=True)
             raise IntegrityError(f"{zip_path.name} is not a valid zip ({exc}); removed, run "
                                  "again to download it again") from None
@@ -1627,16 +1703,17 @@ class FetchResult:
         waiting = self.count(ON_TAPE) + self.count(STAGING)
         parts = [f"{self.count(DOWNLOADED)} downloaded", f"{self.count(EXISTING)} already there",
                  f"{waiting} still on tape", f"{self.count(FAILED)} failed"]
-        for extra in (BUSY, VANISHED):
+        for extra, label in ((BUSY, "busy"), (VANISHED, "no longer in the catalogue"),
+                             (UNKNOWN, "with storage unknown")):
             if self.count(extra):
-                parts.append(f"{self.count(extra)} {extra}")
+                parts.append(f"{self.count(extra)} {label}")
         return "Summary: " + ", ".join(parts)
 
     def exit_status(self) -> ExitStatus:
         """The worst outcome decides."""
         if any(isinstance(e, BadCredentials) for e in self.errors.values()):
             return ExitStatus.BAD_CREDENTIALS
-        if self.count(FAILED) or self.count(VANISHED):
+        if self.count(FAILED) or self.count(VANISHED) or self.count(UNKNOWN):
             if all(isinstance(e, ServerError) for e in self.errors.values()) and self.errors:
                 return ExitStatus.SERVER_ERROR
             return ExitStatus.FAILED
@@ -1669,6 +1746,7 @@ class Fetcher:
         self.waiting: dict[str, Product] = {}
         self.futures: dict[Future[str], Product] = {}
         self.unreachable: NetworkError | None = None
+        self.counted: set[str] = set()  # products whose size is in the progress total
 
     def run(self, products: list[Product]) -> FetchResult:
         check_write_dir(self.write_dir)
@@ -1704,7 +1782,9 @@ class Fetcher:
             self._submit(product)
 
     def _submit(self, product: Product) -> None:
-        self.progress.add_total(product.size)
+        if product.name not in self.counted:  # a product back from tape counts once
+            self.counted.add(product.name)
+            self.progress.add_total(product.size)
         self.futures[self.pool.submit(self._download, product)] = product
 
     def _download(self, product: Product) -> str:
@@ -1746,6 +1826,10 @@ class Fetcher:
                 self._fail(product.name, exc)
                 if isinstance(exc, NetworkError):
                     self.unreachable = exc
+            except Exception as exc:  # noqa: BLE001  (one product's surprise must not stop the others)
+                error = unexpected(exc)
+                log.error("%s: %s", product.name, error)
+                self._fail(product.name, error)
 
     def _fail(self, name: str, error: PepsError) -> None:
         self.result.statuses[name] = FAILED
@@ -1795,6 +1879,8 @@ class Fetcher:
             elif fresh.storage in STAGING_MODES:
                 self.waiting[name] = fresh
             elif fresh.storage == "unknown":
+                log.warning("%s now has storage 'unknown' and cannot be downloaded "
+                            "(please tell the PEPS team)", name)
                 del self.waiting[name]
                 self.result.statuses[name] = UNKNOWN
             else:
@@ -1833,10 +1919,11 @@ def fetch_files(client: Client, specs: list[DownloadSpec], parallel: int = DEFAU
                     result.errors[spec.label] = exc
                 except BadCredentials:
                     raise
-                except PepsError as exc:
-                    log.error("%s: %s", spec.label, exc)
+                except Exception as exc:  # noqa: BLE001  (one file's failure must not stop the others)
+                    error = exc if isinstance(exc, PepsError) else unexpected(exc)
+                    log.error("%s: %s", spec.label, error)
                     result.statuses[spec.label] = FAILED
-                    result.errors[spec.label] = exc
+                    result.errors[spec.label] = error
         except BaseException:
             client.cancelled.set()
             pool.shutdown(wait=True, cancel_futures=True)
@@ -2059,7 +2146,8 @@ def resolve_entries(client: Client, entries: list[dict[str, str]]) -> SearchResu
     """Current catalogue records of named products; vanished ones are reported."""
     products: list[Product] = []
     skipped: dict[str, str] = {}
-    for entry in entries:
+    unique = {entry["name"]: entry for entry in entries}  # a name listed twice is fetched once
+    for entry in unique.values():
         fresh = None
         if entry["id"]:
             stub = Product(entry["name"], entry["id"], entry["collection"], "", None, None, None,
@@ -2139,6 +2227,16 @@ WPS_STATES = {"ProcessAccepted": "accepted", "ProcessStarted": "started",
               "ProcessFailed": "failed"}
 
 
+def absolute_url(base: str, url: str, what: str) -> str:
+    """``url`` resolved against ``base``; ServerError when the server gave an unusable URL."""
+    try:
+        joined = urljoin(base, url)
+        urlsplit(joined).port  # noqa: B018  (ValueError on a malformed host or port)
+    except ValueError:
+        raise ServerError(f"the server gave an unusable {what} URL: {safe_url(url)!r}") from None
+    return joined
+
+
 def job_id_from_url(url: str | None) -> str | None:
     match = JOB_ID_RE.search(url or "")
     return match.group(1) if match else None
@@ -2165,8 +2263,8 @@ def parse_wps_response(text: str, origin: str = "the WPS answer") -> WpsStatus:
             result.message = one_line(element.text or "") or None
             percent = element.get("percentCompleted")
             if percent is not None:
-                with contextlib.suppress(ValueError):
-                    result.percent = int(float(percent))
+                with contextlib.suppress(ValueError, OverflowError):
+                    result.percent = max(0, min(100, int(float(percent))))
             if name == "ProcessFailed":
                 result.message = parse_exception_report(ET.tostring(element, "unicode")) \
                     or result.message
@@ -2366,8 +2464,10 @@ def _job_log_from_json(text: str, path: Path) -> JobLog:
     if not isinstance(status_url, str) or not status_url:
         raise BadInput(f"job log {path} has no status URL: it cannot be used")
     inputs = data.get("inputs") if isinstance(data.get("inputs"), dict) else {}
-    return JobLog(tool=str(data.get("tool", "")), job_id=data.get("job_id") or job_id_from_url(
-        status_url), status_url=status_url, server=str(data.get("server", "")), inputs=inputs,
+    job_id = data.get("job_id")
+    return JobLog(tool=str(data.get("tool", "")),
+                  job_id=str(job_id) if job_id not in (None, "") else job_id_from_url(status_url),
+                  status_url=status_url, server=str(data.get("server", "")), inputs=inputs,
         submitted=str(data.get("submitted", "")), raw_answer=str(data.get("raw_answer", "")))
 
 
@@ -2405,12 +2505,26 @@ def _job_log_from_xml(text: str, path: Path) -> JobLog:
 # --------------------------------------------------------------------------
 
 
+class _ParserExit(Exception):
+    """argparse is done (--help, --version, an error): ``main`` returns this status."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(status)
+        self.status = status
+
+
 class ArgumentParser(argparse.ArgumentParser):
-    """argparse with one-line errors and the suite's exit status for bad input."""
+    """argparse with one-line errors, the suite's exit status for bad input, and no
+    ``sys.exit``: ``run_script`` returns the status, so ``main(argv)`` always returns."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
         sys.stderr.write(f"{self.prog}: error: {message} (see {self.prog} --help)\n")
-        sys.exit(ExitStatus.BAD_INPUT)
+        raise _ParserExit(ExitStatus.BAD_INPUT)
+
+    def exit(self, status: int = 0, message: str | None = None) -> None:  # type: ignore[override]
+        if message:
+            sys.stderr.write(message)
+        raise _ParserExit(status)
 
 
 EXIT_STATUS_HELP = "exit statuses: " + ", ".join(
@@ -2516,12 +2630,23 @@ def configure_logging(verbose: bool = False, quiet: bool = False) -> None:
     root.propagate = False
 
 
+DOWNLOAD_INTERRUPTED = "partial downloads (*.part) are kept and resumed by the next run"
+SUBMIT_INTERRUPTED = ("a job being submitted may have been accepted: check your jobs on the "
+                      "PEPS processing page before submitting again")
+
+
 def run_script(parser: argparse.ArgumentParser,
                handler: Callable[[argparse.Namespace], int | ExitStatus],
-               argv: list[str] | None = None) -> int:
-    """Parse, configure logging, run; exceptions become one line and an exit status."""
+               argv: list[str] | None = None,
+               interrupted: str = DOWNLOAD_INTERRUPTED) -> int:
+    """Parse, configure logging, run; exceptions become one line and an exit status.
+
+    ``interrupted`` is what the user is told after Ctrl-C.
+    """
     try:
         args = parser.parse_args(argv)
+    except _ParserExit as done:
+        return int(done.status)
     except PepsError as exc:  # raised by an option's type= check
         sys.stderr.write(f"{parser.prog}: error: {exc} (see {parser.prog} --help)\n")
         return int(exc.exit_status)
@@ -2532,8 +2657,7 @@ def run_script(parser: argparse.ArgumentParser,
         sys.stderr.write(f"{parser.prog}: error: {exc}\n")
         return int(exc.exit_status)
     except KeyboardInterrupt:
-        sys.stderr.write(f"\n{parser.prog}: interrupted; partial downloads (*.part) are kept "
-                         "and resumed by the next run\n")
+        sys.stderr.write(f"\n{parser.prog}: interrupted; {interrupted}\n")
         return int(ExitStatus.INTERRUPTED)
     except OSError as exc:
         where = f" ({exc.filename})" if exc.filename else ""
@@ -2734,7 +2858,7 @@ def save_submitted_log(log_path: Path, job: JobLog) -> None:
     try:
         save_job_log(log_path, job)
     except OSError as exc:
-        raise PepsError(f"job {job.job_id} was accepted, but its log {log_path} cannot be written "
+        raise JobNotLogged(f"job {job.job_id} was accepted, but its log {log_path} cannot be written "
                         f"({exc.strerror or exc}). Do not submit again: its status URL is "
                         f"{job.status_url}; write it in a log to follow it") from None
 
@@ -2837,7 +2961,7 @@ class JobCheck:
         if self.report is None:
             return []
         base = self.report_url or self.wps.status_url or ""
-        return [urljoin(base, url) for url in self.report.results]
+        return [absolute_url(base, url, "result") for url in self.report.results]
 
 
 def fetch_job_status(client: Client, job: JobLog, stat_path: Path | None = None) -> WpsStatus:
@@ -2882,7 +3006,7 @@ def check_job(client: Client, job: JobLog, stat_path: Path | None = None,
             wps = fetch_job_status(client, job, stat_path)
     if not wps.report_url:
         return JobCheck(wps)
-    url = urljoin(job.status_url, wps.report_url)
+    url = absolute_url(job.status_url, wps.report_url, "report")
     report = fetch_job_report(client, url, report_path,
                               f"report of job {job.job_id or job.status_url}")
     return JobCheck(wps, report, url)
@@ -3323,6 +3447,7 @@ SUBMITTED = "submitted"
 ALREADY_SUBMITTED = "already submitted"
 REFUSED = "refused"
 NOT_SENT = "not sent"
+ACCEPTED_NO_LOG = "accepted, log not written"
 
 
 @dataclasses.dataclass
@@ -3333,7 +3458,7 @@ class Submission(FetchResult):
         parts = [f"{self.count(SUBMITTED)} submitted",
                  f"{self.count(ALREADY_SUBMITTED)} already submitted",
                  f"{self.count(REFUSED)} refused"]
-        for extra in (NOT_SENT, BUSY):
+        for extra in (NOT_SENT, BUSY, ACCEPTED_NO_LOG):
             if self.count(extra):
                 parts.append(f"{self.count(extra)} {extra}")
         return "Summary: " + ", ".join(parts)
@@ -3377,6 +3502,9 @@ def submit_maja_jobs(client: Client, names: list[str], write_dir: Path) -> Submi
         except Busy as exc:
             log.warning("%s", exc)
             result.statuses[name], result.errors[name] = BUSY, exc
+        except JobNotLogged as exc:
+            log.error("%s: %s", name, exc)
+            result.statuses[name], result.errors[name] = ACCEPTED_NO_LOG, exc
         except PepsError as exc:
             log.error("unable to start processing of %s: %s", name, exc)
             result.statuses[name], result.errors[name] = REFUSED, exc
@@ -3506,7 +3634,7 @@ def check_maja_product(client: Client, name: str, write_dir: Path,
             "CANCELED": ("canceled", ExitStatus.JOB_FAILED,
                          f"processing was canceled ({message}); {NO_DEM_HINT}"),
             "ERROR": ("error", ExitStatus.JOB_FAILED, f"the job ended in ERROR: {message}"),
-        }.get(status, ("unknown", ExitStatus.SERVER_ERROR,
+        }.get(status, ("unknown", ExitStatus.NOT_READY,  # as full_maja_download: try later
                        f"the server reports an unknown job status ({status}); run again later "
                        "or check the job on the PEPS processing page"))
         return MajaRow(name, label, outcome, check.percent, note=note), []

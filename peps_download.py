@@ -125,6 +125,8 @@ def command(args: argparse.Namespace) -> int:
         if args.no_download:
             return pc.ExitStatus.OK
         fetched = pc.fetch_products(client, result.products, settings, pc.make_progress(args))
+    if settings.from_file:  # products of the saved selection that cannot be fetched count too
+        fetched.statuses.update(result.skipped)
     print(fetched.summary())  # each failure was logged as an error when it happened
     if fetched.count(pc.ON_TAPE) or fetched.count(pc.STAGING):
         print("Products are still on tape: run the same command again later "

@@ -69,7 +69,7 @@ def build_parser() -> pc.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run peps_maja_process.py; return its exit status."""
-    return pc.run_script(build_parser(), pc.run_maja_process, argv)
+    return pc.run_script(build_parser(), pc.run_maja_process, argv, pc.SUBMIT_INTERRUPTED)
 
 
 if __name__ == "__main__":

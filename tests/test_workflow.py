@@ -170,8 +170,9 @@ def test_from_with_a_vanished_product(peps_server, account_file, tmp_path, capsy
     peps_server.catalogue.remove(names[0])
     code, out, err = run(capsys, "--from", str(saved), "-a", str(account_file), "--url",
                          peps_server.url, "-w", str(tmp_path / "o"), "--json", "", *FAST)
-    assert code == 0, err
+    assert code == pc.ExitStatus.FAILED, err  # selected, and not on disk
     assert names[0] in err and "no longer in the catalogue" in err
+    assert "1 no longer in the catalogue" in out
     assert zips(tmp_path / "o") == set(names[1:])
 
 
