@@ -1545,6 +1545,8 @@ def _check_complete(spec: DownloadSpec, part: Path, digest: str) -> None:
 # Locks: two runs at once never fetch the same file twice
 # --------------------------------------------------------------------------
 
+LOCK_POLL = 0.2  # seconds between two tries of a lock another run holds
+
 try:
     import fcntl
 except ImportError:  # pragma: no cover  (Windows: no locking)
@@ -1552,13 +1554,16 @@ except ImportError:  # pragma: no cover  (Windows: no locking)
 
 
 @contextlib.contextmanager
-def hold_lock(path: Path, what: str) -> Iterator[None]:
-    """Hold an exclusive lock file, or raise Busy at once; the file is removed after.
+def hold_lock(path: Path, what: str, wait: threading.Event | None = None) -> Iterator[None]:
+    """Hold an exclusive lock file; the file is removed after.
 
+    Another run holding it: raise Busy at once, or with ``wait`` (a cancel
+    event) wait until it is done, polling, so Ctrl-C still ends the wait.
     The lock file is unlinked while still locked; a run that opened the old
     file meanwhile sees that its inode is no longer at ``path`` and tries again.
     """
     path = Path(path)
+    told = False
     while True:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         if fcntl is None:  # pragma: no cover
@@ -1567,8 +1572,15 @@ def hold_lock(path: Path, what: str) -> Iterator[None]:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
-            raise Busy(f"{what} is being handled by another run right now; "
-                       "let it finish (this run leaves it alone)") from None
+            if wait is None:
+                raise Busy(f"{what} is being handled by another run right now; "
+                           "let it finish (this run leaves it alone)") from None
+            if not told:
+                log.info("%s is being handled by another run: waiting for it", what)
+                told = True
+            if wait.wait(LOCK_POLL):
+                raise KeyboardInterrupt from None
+            continue
         try:
             same = os.fstat(fd).st_ino == os.stat(path).st_ino
         except FileNotFoundError:
@@ -1664,7 +1676,8 @@ def fetch_one(client: Client, spec: DownloadSpec, progress: Progress | None = No
               extract_as: str | None = None) -> str:
     """Download one file under a lock; DOWNLOADED, or EXISTING if another run got it first."""
     lock = spec.dest.with_name(spec.dest.name + ".lock")
-    with hold_lock(lock, spec.label):
+    # Another run fetching the same file: wait for it, then find the file there.
+    with hold_lock(lock, spec.label, wait=client.cancelled):
         if extract_as:
             if (spec.dest.parent / f"{extract_as}.SAFE").exists():
                 return EXISTING
@@ -3374,7 +3387,9 @@ def read_product_list(path: str | os.PathLike[str]) -> list[str]:
         if not name or name.startswith("#"):
             continue
         if not PRODUCT_NAME_RE.match(name):
-            raise BadInput(f"{what}, line {number}: {one_line(name, 80)!r} is not a Sentinel-2 "
+            # Only the first word is shown: the line may be an account line ("email password").
+            shown = name.split()[0][:60] + (" ..." if len(name.split()) > 1 else "")
+            raise BadInput(f"{what}, line {number}: {shown!r} is not a Sentinel-2 "
                            f"product name such as {PRODUCT_NAME_EXAMPLE}; {hint}")
         names[name] = None
     if not names:
@@ -3393,16 +3408,18 @@ def check_list_target(path: str | os.PathLike[str]) -> Path:
 
 
 def write_product_list(path: str | os.PathLike[str], names: list[str]) -> None:
-    """Write the product list atomically; warn when it named other products before."""
+    """Write the product list atomically; products it listed before are kept (their jobs
+    would be lost to peps_maja_download.py otherwise)."""
     target = check_list_target(path)
+    kept: list[str] = []
     if target.is_file():
         with contextlib.suppress(PepsError):
-            dropped = set(read_product_list(target)) - set(names)
-            if dropped:
-                log.warning("%s listed %d other product(s); it now lists this selection only "
-                            "(their job logs stay where they are)", target, len(dropped))
+            kept = [n for n in read_product_list(target) if n not in set(names)]
+            if kept:
+                log.warning("%s already listed %d other product(s): they stay in it, so "
+                            "peps_maja_download.py still follows their jobs", target, len(kept))
     try:
-        write_atomic(target, "".join(f"{name}\n" for name in names))
+        write_atomic(target, "".join(f"{name}\n" for name in [*names, *kept]))
     except OSError as exc:
         raise BadInput(f"-p/--prod_list: cannot write {target}: {exc.strerror or exc}") from None
 

@@ -196,7 +196,9 @@ def test_ctrl_c_keeps_the_partial_for_the_next_run(peps_server, account_file, tm
     proc = subprocess.Popen(
         [sys.executable, str(ROOT / "peps_download.py"), "-t", "31UDQ", "-d", "2019-05-05",
          "-f", "2019-05-06", "-a", str(account_file), "-w", str(out), "--json", ""],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        # a shell that starts pytest in the background makes SIGINT ignored for its children
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     part = out / f"{product.identifier}.zip.part"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and (not part.exists() or part.stat().st_size < 300_000):
