@@ -289,20 +289,29 @@ def parse_period(start: str | None, end: str | None,
     return start_dt, end_dt
 
 
-TILE_RE = re.compile(r"^[0-6][0-9][A-Za-z]([A-Za-z]){0,2}%?$")
+TILE_RE = re.compile(r"^[0-6][0-9][A-Za-z]([A-Za-z]){0,2}%?$")  # PEPS's own FULL_MAJA check
+# An MGRS tile: UTM zone 01-60, a latitude band (C-X), a 100 km square (column, row);
+# I and O are never used as letters.
+MGRS_TILE_RE = re.compile(r"^(0[1-9]|[1-5][0-9]|60)[C-HJ-NP-X][A-HJ-NP-Z][A-HJ-NP-V]$")
 
 
 def parse_tile(text: str) -> str:
-    """Normalise an MGRS tile: a leading ``T`` dropped, upper case, checked."""
+    """Normalise an MGRS tile: a leading ``T`` dropped, upper case, checked.
+
+    Stricter than PEPS's own pattern (``TILE_RE``), which lets tiles that do
+    not exist through (``31T``, ``36TWZ``): a job for them would start, and
+    find nothing, after hours in the queue.
+    """
     tile = str(text).strip()
     if len(tile) > 1 and tile[0] in "Tt" and tile[1].isdigit():
         tile = tile[1:]
-    if not TILE_RE.match(tile):
+    tile = tile.upper()
+    if not MGRS_TILE_RE.match(tile):
         raise BadInput(
-            f"'{text}' is not an MGRS tile: expected two digits and up to three letters, "
-            "such as 31TCJ (a leading T is allowed)"
+            f"'{text}' is not an MGRS tile: expected a UTM zone 01-60, a latitude band letter "
+            "C-X and two letters (no I or O), such as 31TCJ (a leading T is allowed)"
         )
-    return tile.upper()
+    return tile
 
 
 def parse_int(text: Any, option: str, minimum: int | None = None, maximum: int | None = None) -> int:
@@ -571,10 +580,14 @@ class Client:
                     timeout=self.timeout, auth=self.auth if auth else None,
                 )
             except requests.exceptions.SSLError as exc:
-                raise ServerError(
-                    f"TLS verification of {urlsplit(url).hostname} failed ({exc.__class__.__name__}):"
-                    " check the URL, or pass --insecure if you trust this network"
-                ) from None
+                host = urlsplit(url).hostname
+                if "CERTIFICATE_VERIFY_FAILED" in str(exc) and self.session.verify:
+                    raise ServerError(f"the TLS certificate of {host} cannot be verified: check "
+                                      "the URL, or pass --insecure if you trust this network"
+                                      ) from None
+                raise ServerError(f"no TLS connection with {host} ({describe_tls_error(exc)}): "
+                                  "does the server speak HTTPS at this address? (check the "
+                                  "URL's scheme and port)") from None
             except (requests.exceptions.ConnectionError, requests.exceptions.Timeout,
                     requests.exceptions.ChunkedEncodingError,
                     requests.exceptions.ContentDecodingError) as exc:
@@ -613,17 +626,20 @@ class Client:
         """The one place that turns an unexpected HTTP answer into an exception."""
         status = response.status_code
         message = error_message_of(response)
-        asked, answered = (urlsplit(r.url).netloc for r in (*response.history[:1], response)) \
-            if response.history else ("", "")
-        if status in (401, 403) and asked != answered:  # credentials never follow a redirect
-            return ServerError(f"{what}: redirected to another host, {answered}, which asks "
-                               f"for an account ({status}); the password is only sent to "
-                               f"{asked}: check --url", status)
+        if status in (401, 403) and "Authorization" not in response.request.headers:
+            # The account was not sent: a redirect, or a URL off the --url server.
+            asked = origin_of(response.history[0].url if response.history else response.url)
+            return ServerError(f"{what}: {origin_of(response.url)} asks for an account "
+                               f"({status}), but the password is only sent to "
+                               f"{origin_of(self.base_url)} (--url), never elsewhere"
+                               + (f" (redirected from {asked})" if response.history else ""),
+                               status)
         if status in (401, 403):
-            return BadCredentials(
-                f"{what}: the server refused the account ({status} {message}): "
-                "check the e-mail and password in your account file"
-            )
+            source = self.credentials.source if self.credentials else "account file"
+            where = "your account file" if source.startswith("account file") else source
+            user = f" {self.credentials.user}" if self.credentials else ""
+            return BadCredentials(f"{what}: the server refused the account{user} ({status} "
+                                  f"{message}): check the e-mail and password in {where}")
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
         if status == 429 or status >= 500:
             return ServerError(f"{what}: server answered {status} ({message})", status, retry_after)
@@ -653,6 +669,11 @@ def parse_json_body(raw: bytes, what: str, content_type: str = "") -> Any:
 
 def is_retriable(status: int | None) -> bool:
     return status is not None and (status == 429 or status >= 500)
+
+
+def describe_tls_error(exc: Exception) -> str:
+    match = re.search(r"\[SSL: ([A-Z_]+)\]", str(exc))
+    return match.group(1).lower().replace("_", " ") if match else "handshake failed"
 
 
 def describe_network_error(exc: Exception) -> str:
@@ -913,13 +934,18 @@ def box_params(lonmin: float, latmin: float, lonmax: float, latmax: float) -> di
 
 def shape_params(path: str) -> dict[str, str]:
     """A GeoJSON file reduced to its bounding box (or a point)."""
+    if Path(path).suffix.lower() in (".shp", ".shx", ".dbf", ".gpkg", ".kml", ".kmz"):
+        raise BadInput(f"--shape: {path} is not GeoJSON; convert it first, e.g. "
+                       f"ogr2ogr -f GeoJSON -t_srs EPSG:4326 roi.geojson {Path(path).name}")
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise BadInput(f"--shape: {path} does not exist") from None
     except IsADirectoryError:
         raise BadInput(f"--shape: {path} is a folder, not a GeoJSON file") from None
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
+    except UnicodeDecodeError:
+        raise BadInput(f"--shape: {path} is not a GeoJSON file (not UTF-8 text)") from None
+    except (OSError, ValueError) as exc:
         raise BadInput(f"--shape: {path} is not a readable GeoJSON file ({one_line(str(exc), 120)})"
                        ) from None
     lons, lats = geojson_extent(data, path)
@@ -1155,7 +1181,7 @@ class Progress:
 
     def start(self, name: str, total: int | None, offset: int = 0) -> None:
         with self.lock:
-            self.files[name] = [offset, float(total or 0), time.monotonic()]
+            self.files[name] = [offset, float(total or 0), time.monotonic(), offset]
             self.done_bytes += offset
         if not self.live and not self.quiet:
             log.log(logging.INFO if offset else logging.DEBUG, "downloading %s%s%s", name,
@@ -1188,7 +1214,7 @@ class Progress:
         if entry and ok and not self.quiet:
             elapsed = max(time.monotonic() - entry[2], 1e-6)
             log.info("downloaded %s (%s in %.1f s, %s/s)", name, human_size(entry[1] or entry[0]),
-                     elapsed, human_size(entry[0] / elapsed))
+                     elapsed, human_size((entry[0] - entry[3]) / elapsed))  # this run's bytes
 
     def clear(self) -> None:
         """Erase the status line (before a log line, or at the end)."""
@@ -1212,7 +1238,7 @@ class Progress:
         eta = human_duration(remaining / rate) if rate > 0 and self.total_bytes else "?"
         parts = [f"{human_size(self.done_bytes)}/{human_size(self.total_bytes)}",
                  f"{human_size(rate)}/s", f"ETA {eta}"]
-        for name, (done, total, _) in list(self.files.items())[:3]:
+        for name, (done, total, *_) in list(self.files.items())[:3]:
             pct = f"{100 * done / total:.0f}%" if total else human_size(done)
             parts.append(f"{name[:22]}... {pct}")
         columns = shutil.get_terminal_size((100, 24)).columns
@@ -2470,9 +2496,13 @@ def _job_log_from_json(text: str, path: Path) -> JobLog:
         raise BadInput(f"job log {path} is damaged JSON: it cannot be used") from None
     if not isinstance(data, dict) or data.get("format") != JOB_LOG_FORMAT:
         raise BadInput(f"job log {path} is JSON but not a job log of this suite")
-    if not isinstance(data.get("version"), int) or data["version"] > JOB_LOG_VERSION:
-        raise BadInput(f"job log {path} has format version {data.get('version')!r}, which this "
-                       "version of the suite does not know: upgrade the suite")
+    version = data.get("version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise BadInput(f"job log {path} has no valid format version: it is damaged and cannot "
+                       "be used")
+    if version > JOB_LOG_VERSION:
+        raise BadInput(f"job log {path} has format version {version}, which this version of "
+                       "the suite does not know: upgrade the suite")
     status_url = data.get("status_url")
     if not isinstance(status_url, str) or not status_url:
         raise BadInput(f"job log {path} has no status URL: it cannot be used")
@@ -2544,7 +2574,14 @@ EXIT_STATUS_HELP = "exit statuses: " + ", ".join(
     f"{s.value} {s.name.lower().replace('_', ' ')}" for s in ExitStatus)
 
 
+INSTALLED_COMMANDS = ("peps_download", "full_maja_process", "full_maja_download",
+                      "peps_maja_process", "peps_maja_download")
+
+
 def new_parser(prog: str, description: str, epilog: str = "") -> ArgumentParser:
+    """The parser of a script; named as the user called it (``x.py`` or the installed ``x``)."""
+    if installed_command() and Path(sys.argv[0]).name == prog.removesuffix(".py"):
+        prog = prog.removesuffix(".py")
     return ArgumentParser(
         prog=prog, description=description,
         epilog=(epilog + "\n\n" if epilog else "") + EXIT_STATUS_HELP,
@@ -2881,15 +2918,27 @@ def prepared_url(url: str, params: dict[str, str]) -> str:
     return requests.Request("GET", url, params=params).prepare().url or url
 
 
+def installed_command() -> bool:
+    """Run as a command installed by ``pip install .`` (``peps_download``), not a ``.py``."""
+    return Path(sys.argv[0]).name in INSTALLED_COMMANDS
+
+
 def script_command(script: str, options: list[tuple[str, str | None]]) -> str:
     """A copy-pasteable command line for another script of the suite (no password)."""
-    path = Path(__file__).with_name(script)
-    try:
-        rel = os.path.relpath(path)
-        shown = rel if not rel.startswith("..") else str(path)
-    except ValueError:  # another drive (Windows)
-        shown = str(path)
-    parts = ["python", shlex.quote(shown)]
+    sibling = Path(sys.argv[0]).resolve().parent / script
+    on_path = shutil.which(script)
+    if installed_command():
+        parts = [script.removesuffix(".py")]
+    elif sibling.is_file() and on_path and Path(on_path).resolve() == sibling.resolve():
+        parts = [script]  # the .py scripts installed on PATH
+    else:
+        path = sibling if sibling.is_file() else Path(__file__).with_name(script)
+        try:
+            rel = os.path.relpath(path)
+            shown = rel if not rel.startswith("..") else str(path)
+        except ValueError:  # another drive (Windows)
+            shown = str(path)
+        parts = ["python", shlex.quote(shown)]
     for option, value in options:
         parts.append(option)
         if value is not None:

@@ -94,7 +94,7 @@ def build_parser() -> pc.ArgumentParser:
     out.add_argument("--windows", action="store_true",
                      help="accepted for compatibility; has no effect (no curl is used)")
     tape = parser.add_argument_group("tape products and speed")
-    tape.add_argument("--trials", type=int, default=10,
+    tape.add_argument("--trials", type=int, default=10, metavar="N",
                       help="rounds of waiting for products on tape (default 10)")
     tape.add_argument("--wait", type=float, default=1.0, metavar="MINUTES",
                       help="minutes between rounds, fractions allowed (default 1)")
@@ -122,6 +122,10 @@ def command(args: argparse.Namespace) -> int:
             print(f"{len(result.products)} product(s) found")
             if result.products:
                 print(pc.products_table(result.products))
+            elif not settings.from_file:
+                print("Nothing matches: check the dates (a bare date means 00:00, so one day is "
+                      "-d DAY -f NEXT_DAY), the place or tile (a tile works for Sentinel-2 "
+                      "only), the collection and the filters.")
         if args.no_download:
             return pc.ExitStatus.OK
         fetched = pc.fetch_products(client, result.products, settings, pc.make_progress(args))
@@ -197,7 +201,8 @@ def peps_download(write_dir: str, auth: Any = None, collection: str = "S2ST",
         result = pc.find_products(client, settings)
         if no_download:
             return pc.listing_statuses(result.products)
-        fetched = pc.fetch_products(client, result.products, settings)
+        fetched = pc.fetch_products(client, result.products, settings,
+                                    pc.Progress(quiet=not verbose))
     return fetched.statuses
 
 
@@ -231,7 +236,8 @@ def download_products(products: Any, write_dir: str = ".", auth: Any = None, *,
             result = pc.products_from_selection(client, products)
         else:
             result = pc.products_from_records(client, products)
-        fetched = pc.fetch_products(client, result.products, settings)
+        fetched = pc.fetch_products(client, result.products, settings,
+                                    pc.Progress(quiet=not verbose))
     return {**result.skipped, **fetched.statuses}
 
 

@@ -48,7 +48,7 @@ def test_pip_install_gives_the_five_commands(tmp_path):
     assert proc.returncode == 0, proc.stderr
     bin_dir = next(target.glob("bin")) if (target / "bin").exists() else target / "Scripts"
     site = next(target.glob("lib/python*/site-packages"))
-    for name in SCRIPTS:
+    for name in [*SCRIPTS, *(f"{script}.py" for script in SCRIPTS)]:  # both spellings
         command = bin_dir / name
         assert command.exists(), name
         run = subprocess.run([sys.executable, str(command), "--version"], capture_output=True,

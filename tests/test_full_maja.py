@@ -770,3 +770,21 @@ def test_seed_commands_then_cron_loop(peps_server, tmp_path, process_args, downl
     assert "4 products have not been processed" in fetched.stderr
     for output in (submitted.stdout, submitted.stderr, fetched.stdout, fetched.stderr):
         assert DEMO_PASSWORD not in output
+
+
+def test_account_never_sent_off_the_url_server(peps_server, account_file, tmp_path, capsys):
+    """A job log (or report) naming another host gets no password, even on the same machine."""
+    log_path = tmp_path / "job.log"
+    submit(capsys, peps_server, account_file, log_path)
+    data = json.loads(log_path.read_text())
+    elsewhere = peps_server.url.replace("127.0.0.1", "localhost")
+    data["status_url"] = data["status_url"].replace(peps_server.url, elsewhere)
+    log_path.write_text(json.dumps(data))
+    peps_server.log_clear()
+    code, out, err = download(capsys, peps_server, "-a", str(account_file), "-l", str(log_path),
+                              "-w", str(tmp_path / "w"))
+    off_server = [r for r in peps_server.log if r.get("host", "").startswith("localhost")]
+    assert off_server, "the status document was fetched from the other host"
+    assert not any(r["auth_sent"] for r in off_server)
+    assert any(r["auth_sent"] for r in peps_server.log if r not in off_server)  # --url's server
+    assert DEMO_PASSWORD not in out + err

@@ -93,7 +93,9 @@ def test_parse_tile(text: str, tile: str) -> None:
     assert pc.parse_tile(text) == tile
 
 
-@pytest.mark.parametrize("text", ["", "TCJ", "3TCJ", "71TCJ", "31TCJX", "31-TCJ", "Toulouse"])
+@pytest.mark.parametrize("text", ["", "TCJ", "3TCJ", "71TCJ", "31TCJX", "31-TCJ", "Toulouse",
+                                  "31T", "31TC", "31T%", "36TWZ", "00TCJ", "61TCJ", "31ICJ",
+                                  "31TOJ", "31TCY"])
 def test_parse_tile_refused(text: str) -> None:
     with pytest.raises(pc.BadInput, match="MGRS tile"):
         pc.parse_tile(text)
