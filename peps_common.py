@@ -385,6 +385,15 @@ def human_duration(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
+def fsync_file(path: Path) -> None:
+    """Make a file's bytes durable before it is renamed into place."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def write_atomic(path: str | os.PathLike[str], data: str | bytes) -> None:
     """Write a whole file under a temporary name, then rename it into place."""
     path = Path(path)
@@ -393,6 +402,8 @@ def write_atomic(path: str | os.PathLike[str], data: str | bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(payload)
+            handle.flush()
+            os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -1363,6 +1374,7 @@ def download_file(client: Client, spec: DownloadSpec, progress: Progress | None 
         except PepsError:
             progress.finish(spec.label, ok=False)
             raise
+        fsync_file(part)  # on disk before it takes its final name (a power cut cannot undo it)
         os.replace(part, spec.dest)
         progress.finish(spec.label)
         return spec.dest

@@ -23,12 +23,12 @@ EXAMPLES = f"""examples:
 Job logs are looked for in -w, then in the folder of the product list, then
 in the current folder (peps_maja_process.py writes them to its own -w).
 Jobs outside |lat| < 60 degrees end CANCELED: MAJA has no DEM there.
-Two runs at once never download the same file twice: the second one leaves
-it to the first and says so (status "busy").
+Two runs at once never download the same file twice: a run that meets a file
+the other is downloading waits for it, then finds it there.
 Exit statuses: 0 every L2A zip is on disk, 5 some jobs are still running (run
 again later), 6 a job was canceled or ended in error, 1 a download failed,
 2 a missing or unreadable log or product list, 3 the account was refused,
-4 server or network failure, 7 another run is downloading; {pc.SEVERITY_HELP}."""
+4 server or network failure; {pc.SEVERITY_HELP}."""
 
 
 def build_parser() -> pc.ArgumentParser:

@@ -17,7 +17,7 @@ import sys
 
 import peps_common as pc
 
-EXAMPLES = f"""examples:
+EXAMPLES = """examples:
   peps_maja_process.py -l Toulouse -a peps.txt -d 2017-11-01 -f 2017-12-01 -p prod_list_toulouse.txt
   peps_maja_process.py --lon 1 --lat 43.5 -a peps.txt -d 2017-11-01 -f 2017-12-01 \\
       -o 51 -p prod_list_toulouse.txt
@@ -34,8 +34,9 @@ Jobs are never resubmitted automatically: a refused product is reported and the
 others go on; run the command again to submit the refused ones (products whose
 log exists are skipped). With no terminal, 10 or more products are refused
 unless --yes is given (exit status 2); a typed answer other than yes exits 2 too.
-Submission exit statuses: 0 every product submitted (or already), 3 account
-refused, 2 a product refused, 4 server or network failure; {pc.SEVERITY_HELP}."""
+Exit status 0 when every product is submitted (or was already); otherwise the
+worst case met: 3 account refused, 2 a product refused, 4 server or network
+failure."""
 
 
 def build_parser() -> pc.ArgumentParser:
