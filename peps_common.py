@@ -21,6 +21,7 @@ import email.utils
 import enum
 import errno
 import hashlib
+import io
 import json
 import logging
 import math
@@ -385,11 +386,23 @@ def human_duration(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
-def fsync_file(path: Path) -> None:
-    """Make a file's bytes durable before it is renamed into place."""
-    fd = os.open(path, os.O_RDONLY)
+FSYNC_UNSUPPORTED = {errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS, errno.EBADF}
+
+
+def fsync_fd(fd: int) -> None:
+    """Make a file's bytes durable; a file system that cannot is not an error."""
     try:
         os.fsync(fd)
+    except OSError as exc:
+        if exc.errno not in FSYNC_UNSUPPORTED:
+            raise
+
+
+def fsync_file(path: Path) -> None:
+    """Make a file's bytes durable before it is renamed into place."""
+    fd = os.open(path, os.O_RDWR)
+    try:
+        fsync_fd(fd)
     finally:
         os.close(fd)
 
@@ -403,7 +416,7 @@ def write_atomic(path: str | os.PathLike[str], data: str | bytes) -> None:
         with os.fdopen(fd, "wb") as handle:
             handle.write(payload)
             handle.flush()
-            os.fsync(handle.fileno())
+            fsync_fd(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -539,9 +552,17 @@ class Client:
         if self.credentials is None:
             raise BadInput("this needs an account: pass -a FILE holding 'email password'")
 
-    def same_origin(self, url: str) -> bool:
-        """Same scheme, host and port as the base URL (where the account may go)."""
-        return origin_of(url) == origin_of(self.base_url)
+    def may_send_account(self, url: str) -> bool:
+        """The account goes to the --url server's host only (any port), and never in clear
+        text when --url is https: status and result URLs of PEPS may name another port."""
+        try:
+            target, base = urlsplit(url), urlsplit(self.base_url)
+        except ValueError:
+            return False
+        same_host = (target.hostname or "").rstrip(".").lower() == \
+            (base.hostname or "").rstrip(".").lower()
+        downgrade = base.scheme == "https" and target.scheme != "https"
+        return same_host and not downgrade
 
     def pause(self, seconds: float) -> None:
         """Wait before a retry; Ctrl-C (the ``cancelled`` event) ends the wait at once."""
@@ -574,14 +595,15 @@ class Client:
         429 and 5xx are retried then raise ``ServerError``; others raise
         ``ServerError`` with the server's own message.
         """
+        withheld = False
         if auth:
             self.require_credentials()
-            if not self.same_origin(url):
+            if not self.may_send_account(url):
                 # The account is for PEPS only: never sent to a host (or scheme) that
                 # a job log or a server answer names, whatever it is.
                 log.debug("%s: %s is not %s, the account is not sent", what, safe_url(url),
                           self.base_url)
-                auth = False
+                auth, withheld = False, True
         accepted = set(accept)
         attempt = 0
         while True:
@@ -621,7 +643,7 @@ class Client:
                                   f"({one_line(str(exc), 160)})") from None
             if response.status_code in accepted:
                 return response
-            error = self.error_for(response, what)
+            error = self.error_for(response, what, withheld)
             response.close()
             if isinstance(error, ServerError) and is_retriable(error.status) and retry \
                     and attempt < self.retries:
@@ -633,11 +655,13 @@ class Client:
                 continue
             raise error
 
-    def error_for(self, response: requests.Response, what: str) -> PepsError:
+    def error_for(self, response: requests.Response, what: str,
+                  withheld: bool = False) -> PepsError:
         """The one place that turns an unexpected HTTP answer into an exception."""
         status = response.status_code
         message = error_message_of(response)
-        if status in (401, 403) and "Authorization" not in response.request.headers:
+        if status in (401, 403) and (withheld or response.history) \
+                and "Authorization" not in response.request.headers:
             # The account was not sent: a redirect, or a URL off the --url server.
             asked = origin_of(response.history[0].url if response.history else response.url)
             return ServerError(f"{what}: {origin_of(response.url)} asks for an account "
@@ -711,13 +735,10 @@ def origin_of(url: str) -> str:
 
 def safe_url(url: str) -> str:
     """A URL fit to print: any ``user:password@`` removed."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "(an invalid URL)"
-    if "@" not in parts.netloc:
+    if "@" not in url:
         return url
-    return parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]).geturl()
+    scheme, sep, rest = url.partition("://")
+    return f"{scheme}{sep}{rest.rsplit('@', 1)[1]}" if sep else url.rsplit("@", 1)[1]
 
 
 def normalize_base_url(url: str) -> str:
@@ -728,12 +749,11 @@ def normalize_base_url(url: str) -> str:
         parts.port  # noqa: B018  (raises ValueError for a port that is not a number)
     except ValueError:
         parts = urlsplit("")
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise BadInput(f"--url: '{safe_url(value)}' is not an http(s) URL such as "
-                       "https://peps.cnes.fr")
-    if "@" in parts.netloc:
+    if "@" in value:  # checked first, and never echoed: what precedes @ may be a password
         raise BadInput("--url holds a user name or password: give the server only "
                        "(e.g. https://peps.cnes.fr) and the account with -a FILE")
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise BadInput(f"--url: '{value}' is not an http(s) URL such as https://peps.cnes.fr")
     return value.rstrip("/")
 
 
@@ -1014,6 +1034,15 @@ def geojson_extent(data: Any, origin: str) -> tuple[list[float], list[float]]:
     return lons, lats
 
 
+def feature_key(feature: Any) -> str | None:
+    """What identifies a feature of a search answer (its id, else its product name)."""
+    if not isinstance(feature, dict):
+        return None
+    props = feature.get("properties") if isinstance(feature.get("properties"), dict) else {}
+    key = feature.get("id") or props.get("id") or props.get("productIdentifier")
+    return str(key) if key else None
+
+
 def search_url(client: Client, collection: str) -> str:
     return client.endpoint(f"/resto/api/collections/{collection}/search.json")
 
@@ -1040,8 +1069,8 @@ def iter_search(client: Client, collection: str, params: dict[str, str],
         features = answer.get("features")
         if not isinstance(features, list):
             raise ServerError("the catalogue answered JSON without a 'features' list")
-        page_ids = {str(f.get("id")) for f in features if isinstance(f, dict)}
-        if features and page_ids <= ids:  # a server ignoring "page": stop, do not loop
+        page_ids = {feature_key(f) for f in features} - {None}
+        if page_ids and page_ids <= ids:  # a server ignoring "page": stop, do not loop
             log.warning("the catalogue answered page %d with products already seen: stopping "
                         "the search there", page)
             return
@@ -1194,6 +1223,7 @@ class Progress:
         with self.lock:
             self.files[name] = [offset, float(total or 0), time.monotonic(), offset]
             self.done_bytes += offset
+            self.samples.clear()  # resumed bytes are not this run's rate
         if not self.live and not self.quiet:
             log.log(logging.INFO if offset else logging.DEBUG, "downloading %s%s%s", name,
                     f" ({human_size(total)})" if total else "",
@@ -1252,7 +1282,10 @@ class Progress:
         for name, (done, total, *_) in list(self.files.items())[:3]:
             pct = f"{100 * done / total:.0f}%" if total else human_size(done)
             parts.append(f"{name[:22]}... {pct}")
-        columns = shutil.get_terminal_size((100, 24)).columns
+        try:
+            columns = os.get_terminal_size(self.stream.fileno()).columns
+        except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+            columns = 100
         line = " | ".join(parts)[: max(20, columns - 1)]
         self.stream.write("\r" + line.ljust(self.width))
         self.stream.flush()
@@ -1359,6 +1392,7 @@ def download_file(client: Client, spec: DownloadSpec, progress: Progress | None 
         try:
             digest = _fetch_into(client, spec, part, progress, max_attempts)
             _check_complete(spec, part, digest)
+            fsync_file(part)  # on disk before it takes its final name (a power cut cannot undo it)
         except IntegrityError as exc:
             with contextlib.suppress(OSError):
                 part.unlink()
@@ -1374,7 +1408,6 @@ def download_file(client: Client, spec: DownloadSpec, progress: Progress | None 
         except PepsError:
             progress.finish(spec.label, ok=False)
             raise
-        fsync_file(part)  # on disk before it takes its final name (a power cut cannot undo it)
         os.replace(part, spec.dest)
         progress.finish(spec.label)
         return spec.dest
@@ -1461,6 +1494,8 @@ def _fetch_into(client: Client, spec: DownloadSpec, part: Path, progress: Progre
                     stream=True, headers=headers, accept=(200, 202, 206, 416),
                 )
             except ServerError as exc:
+                if exc.status is not None and not is_retriable(exc.status):
+                    raise  # 401 off the --url server, 404...: asking again cannot help
                 if exc.status == 429 and refusals < MAX_REFUSALS:
                     refusals += 1
                     pause = client.delay(min(refusals, 6), exc.retry_after)
@@ -1601,7 +1636,7 @@ def hold_lock(path: Path, what: str, wait: threading.Event | None = None) -> Ite
     file meanwhile sees that its inode is no longer at ``path`` and tries again.
     """
     path = Path(path)
-    told = False
+    told = 0.0  # when the user was last told that this run waits
     while True:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         if fcntl is None:  # pragma: no cover
@@ -1613,9 +1648,11 @@ def hold_lock(path: Path, what: str, wait: threading.Event | None = None) -> Ite
             if wait is None:
                 raise Busy(f"{what} is being handled by another run right now; "
                            "let it finish (this run leaves it alone)") from None
-            if not told:
-                log.info("%s is being handled by another run: waiting for it", what)
-                told = True
+            now = time.monotonic()
+            if not told or now - told >= 60:
+                log.log(logging.WARNING if told else logging.INFO,
+                        "%s is being handled by another run: waiting for it", what)
+                told = now
             if wait.wait(LOCK_POLL):
                 raise KeyboardInterrupt from None
             continue
@@ -3474,11 +3511,15 @@ def write_product_list(path: str | os.PathLike[str], names: list[str]) -> None:
     target = check_list_target(path)
     kept: list[str] = []
     if target.is_file():
-        with contextlib.suppress(PepsError):
-            kept = [n for n in read_product_list(target) if n not in set(names)]
-            if kept:
-                log.warning("%s already listed %d other product(s): they stay in it, so "
-                            "peps_maja_download.py still follows their jobs", target, len(kept))
+        try:
+            old = read_product_list(target)
+        except PepsError as exc:
+            raise BadInput(f"-p/--prod_list: the existing list cannot be read ({exc}); it is "
+                           "left as it is: fix it, or give another file name") from None
+        kept = [n for n in old if n not in set(names)]
+        if kept:
+            log.warning("%s already listed %d other product(s): they stay in it, so "
+                        "peps_maja_download.py still follows their jobs", target, len(kept))
     try:
         write_atomic(target, "".join(f"{name}\n" for name in [*names, *kept]))
     except OSError as exc:

@@ -346,3 +346,43 @@ def test_exit_statuses_distinct() -> None:
     values = [s.value for s in pc.ExitStatus]
     assert len(values) == len(set(values))
     assert pc.BadInput.exit_status == pc.ExitStatus.BAD_INPUT == 2
+
+
+@pytest.mark.parametrize(
+    ("url", "sent"),
+    [
+        ("https://peps.cnes.fr/resto/collections/S2ST/x/download", True),
+        ("https://PEPS.cnes.fr./wps/outputs/pywps-1.xml", True),
+        ("https://peps.cnes.fr:8443/wps/outputs/pywps-1.xml", True),  # another port, same host
+        ("http://peps.cnes.fr/wps/outputs/pywps-1.xml", False),  # never in clear text
+        ("https://peps-vizo.cnes.fr/wps/outputs/pywps-1.xml", False),  # another host
+        ("https://evil.example/peps.cnes.fr", False),
+        ("not a url", False),
+    ],
+)
+def test_account_goes_to_the_url_host_only(url: str, sent: bool) -> None:
+    client = pc.Client("https://peps.cnes.fr", pc.Credentials("me@x.fr", "secret"))
+    assert client.may_send_account(url) is sent
+
+
+@pytest.mark.parametrize("url", ["https://demo:s3cr#et@peps.cnes.fr", "demo:s3cret@peps.cnes.fr",
+                                 "https://demo:s3/cret@peps.cnes.fr", "http://u:p@127.0.0.1:1"])
+def test_url_with_a_password_refused_without_echo(url: str) -> None:
+    with pytest.raises(pc.BadInput) as info:
+        pc.normalize_base_url(url)
+    assert "user name or password" in str(info.value)
+    assert "s3" not in str(info.value) and ":p@" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("feature", "key"),
+    [({"id": "a"}, "a"), ({"properties": {"id": 7}}, "7"),
+     ({"properties": {"productIdentifier": "S2A_X"}}, "S2A_X"), ({}, None), ("x", None)],
+)
+def test_feature_key(feature, key) -> None:
+    assert pc.feature_key(feature) == key
+
+
+def test_safe_url_drops_user_info() -> None:
+    assert pc.safe_url("https://u:p#w@h/x") == "https://h/x"
+    assert pc.safe_url("https://h/x") == "https://h/x"
