@@ -883,7 +883,7 @@ def check_collection(collection: str) -> str:
         raise BadInput(f"-c/--collection: unknown collection '{collection}'; choose one of "
                        f"{', '.join(COLLECTIONS)}")
     if value == "S2":
-        log.warning("note: the S2 collection is served by S2ST on PEPS since 2020; searching S2ST")
+        log.warning("the S2 collection is served by S2ST on PEPS since 2020: searching S2ST")
         value = "S2ST"
     return value
 
@@ -2758,6 +2758,10 @@ def run_script(parser: argparse.ArgumentParser,
     except KeyboardInterrupt:
         sys.stderr.write(f"\n{parser.prog}: interrupted; {interrupted}\n")
         return int(ExitStatus.INTERRUPTED)
+    except BrokenPipeError:  # output piped into head or a closed pager: stop quietly
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return int(ExitStatus.FAILED)
     except OSError as exc:
         where = f" ({exc.filename})" if exc.filename else ""
         sys.stderr.write(f"{parser.prog}: error: {exc.strerror or exc}{where}\n")
