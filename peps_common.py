@@ -151,10 +151,8 @@ class Busy(PepsError):
     exit_status = ExitStatus.BUSY
 
 
-class StillStaging(PepsError):
+class StillStaging(NotReady):
     """A download answered 202: the product is being staged from tape."""
-
-    exit_status = ExitStatus.NOT_READY
 
 
 # --------------------------------------------------------------------------
@@ -1297,6 +1295,9 @@ class Progress:
 # --------------------------------------------------------------------------
 
 ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")
+# What reading a damaged or odd zip can raise (CRC, deflate stream, names, encryption...).
+ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, NotImplementedError,
+              RuntimeError, EOFError, ValueError, UnicodeError)
 PART_SUFFIX = ".part"
 
 
@@ -1606,8 +1607,7 @@ def _check_complete(spec: DownloadSpec, part: Path, digest: str) -> None:
             try:
                 with zipfile.ZipFile(part) as archive:
                     bad = archive.testzip()
-            except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, NotImplementedError,
-                    RuntimeError, EOFError, ValueError, UnicodeError) as exc:
+            except ZIP_ERRORS as exc:
                 raise IntegrityError(f"{spec.label}: not a valid zip archive ({exc})") from None
             if bad is not None:
                 raise IntegrityError(f"{spec.label}: the zip is damaged (member {bad!r} "
@@ -1714,8 +1714,7 @@ def extract_zip(zip_path: Path, write_dir: Path, name: str) -> Path:
                 for info in archive.infolist():
                     check_zip_member(info, zip_path.name)
                 archive.extractall(tmp)
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, NotImplementedError,
-                RuntimeError, EOFError, ValueError, UnicodeError) as exc:
+        except ZIP_ERRORS as exc:
             zip_path.unlink(missing_ok=True)
             raise IntegrityError(f"{zip_path.name} is not a valid zip ({exc}); removed, run "
                                  "again to download it again") from None
@@ -1786,6 +1785,29 @@ class FetchResult:
 
     def count(self, status: str) -> int:
         return sum(1 for value in self.statuses.values() if value == status)
+
+    def fail(self, name: str, error: PepsError) -> None:
+        self.statuses[name] = FAILED
+        self.errors[name] = error
+
+    def settle(self, name: str, future: Future[str]) -> PepsError | None:
+        """Record a finished download; return its error (a StillStaging is left to the
+        caller). BadCredentials goes through: every other download would fail too."""
+        try:
+            self.statuses[name] = future.result()
+        except StillStaging as exc:
+            return exc
+        except Busy as exc:
+            log.warning("%s", exc)
+            self.statuses[name] = BUSY
+        except BadCredentials:
+            raise
+        except Exception as exc:  # noqa: BLE001  (one file's surprise must not stop the others)
+            error = exc if isinstance(exc, PepsError) else unexpected(exc)
+            log.error("%s: %s", name, error)
+            self.fail(name, error)
+            return error
+        return None
 
     def summary(self) -> str:
         waiting = self.count(ON_TAPE) + self.count(STAGING)
@@ -1898,30 +1920,13 @@ class Fetcher:
         done = [f for f in self.futures if f.done()] if not block else list(self.futures)
         for future in done:
             product = self.futures.pop(future)
-            try:
-                self.result.statuses[product.name] = future.result()
-            except StillStaging:
+            error = self.result.settle(product.name, future)
+            if isinstance(error, StillStaging):
                 log.info("%s went back to tape: waiting for it", product.name)
                 product.storage = "staging"
                 self.waiting[product.name] = product
-            except Busy as exc:
-                log.warning("%s", exc)
-                self.result.statuses[product.name] = BUSY
-            except BadCredentials:
-                raise
-            except PepsError as exc:
-                log.error("%s: %s", product.name, exc)
-                self._fail(product.name, exc)
-                if isinstance(exc, NetworkError):
-                    self.unreachable = exc
-            except Exception as exc:  # noqa: BLE001  (one product's surprise must not stop the others)
-                error = unexpected(exc)
-                log.error("%s: %s", product.name, error)
-                self._fail(product.name, error)
-
-    def _fail(self, name: str, error: PepsError) -> None:
-        self.result.statuses[name] = FAILED
-        self.result.errors[name] = error
+            elif isinstance(error, NetworkError):
+                self.unreachable = error
 
     def _give_up(self, error: NetworkError) -> None:
         """The server is unreachable: what has not started fails now, not after its retries."""
@@ -1929,9 +1934,9 @@ class Fetcher:
         for future, product in list(self.futures.items()):
             if future.cancel():
                 del self.futures[future]
-                self._fail(product.name, error)
+                self.result.fail(product.name, error)
         for name in list(self.waiting):
-            self._fail(name, error)
+            self.result.fail(name, error)
         self.waiting.clear()
 
     def _loop(self) -> None:
@@ -1995,22 +2000,10 @@ def fetch_files(client: Client, specs: list[DownloadSpec], parallel: int = DEFAU
     with ThreadPoolExecutor(max(1, parallel), thread_name_prefix="peps-download") as pool:
         futures = {pool.submit(fetch_one, client, spec, progress): spec for spec in todo}
         try:
-            for future in futures:
-                spec = futures[future]
-                try:
-                    result.statuses[spec.label] = future.result()
-                except Busy as exc:
-                    log.warning("%s", exc)
-                    result.statuses[spec.label] = BUSY
-                except StillStaging as exc:
+            for future, spec in futures.items():
+                error = result.settle(spec.label, future)
+                if isinstance(error, StillStaging):
                     result.statuses[spec.label] = STAGING
-                    result.errors[spec.label] = exc
-                except BadCredentials:
-                    raise
-                except Exception as exc:  # noqa: BLE001  (one file's failure must not stop the others)
-                    error = exc if isinstance(exc, PepsError) else unexpected(exc)
-                    log.error("%s: %s", spec.label, error)
-                    result.statuses[spec.label] = FAILED
                     result.errors[spec.label] = error
         except BaseException:
             client.cancelled.set()
@@ -3841,7 +3834,7 @@ def run_maja_download(args: argparse.Namespace, out: IO[str] | None = None) -> E
     """peps_maja_download.py: check each listed product's job, fetch the finished L2A zips."""
     out = out if out is not None else sys.stdout
     names = read_product_list(args.prod_list)
-    parallel = parse_int(args.parallel, "--parallel", 1, 32)
+    parallel = args.parallel  # checked by add_parallel_argument
     write_dir = check_write_dir(Path(args.write_dir))
     folders = maja_log_folders(write_dir, args.prod_list)
     with make_client(args) as client:
