@@ -9,6 +9,9 @@ download its results; the follow-up command is printed.
 
 from __future__ import annotations
 
+# First of all: a Python older than 3.9, or without requests, gets one line, not a traceback.
+import peps_preflight  # noqa: F401  # isort: skip
+
 import sys
 
 import peps_common as pc

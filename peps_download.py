@@ -17,6 +17,9 @@ and its two halves, :func:`search_products` and :func:`download_products`.
 
 from __future__ import annotations
 
+# First of all: a Python older than 3.9, or without requests, gets one line, not a traceback.
+import peps_preflight  # noqa: F401  # isort: skip
+
 import argparse
 import logging
 import os

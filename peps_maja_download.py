@@ -11,6 +11,9 @@ re-run, by hand or from cron, until it exits 0.
 
 from __future__ import annotations
 
+# First of all: a Python older than 3.9, or without requests, gets one line, not a traceback.
+import peps_preflight  # noqa: F401  # isort: skip
+
 import sys
 
 import peps_common as pc

@@ -12,6 +12,9 @@ and fetch the L2A products with peps_maja_download.py.
 
 from __future__ import annotations
 
+# First of all: a Python older than 3.9, or without requests, gets one line, not a traceback.
+import peps_preflight  # noqa: F401  # isort: skip
+
 import argparse
 import sys
 

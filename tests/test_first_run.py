@@ -16,7 +16,8 @@ SCRIPTS = ["peps_download", "full_maja_process", "full_maja_download", "peps_maj
 
 
 def test_demo_tells_the_whole_story(tmp_path):
-    proc = subprocess.run([sys.executable, str(ROOT / "demo.py"), str(tmp_path / "demo")],
+    (tmp_path / "demo").mkdir()  # an empty folder is used (and marked: the demo's tests are in test_startup)
+    proc = subprocess.run([sys.executable, str(ROOT / "demo.py"), "-o", str(tmp_path / "demo")],
                           capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
                           env={k: v for k, v in os.environ.items() if k != "PEPS_URL"})
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -32,6 +33,7 @@ def test_demo_tells_the_whole_story(tmp_path):
     results = list((tmp_path / "demo" / "36TWQ").glob("*.zip"))
     assert len(products) == 6 and results
     assert not any("NOVALD" in p.name for p in results)
+    assert (tmp_path / "demo" / ".peps-demo").read_text().startswith("peps-suite demo output\n")
 
 
 def test_pip_install_gives_the_five_commands(tmp_path):
