@@ -9,12 +9,12 @@ write folder yet (checked, resumed, in parallel); PENDING and STALLED say how
 long to wait; ERROR and CANCELED give the server's message.
 """
 
-from __future__ import annotations
-
 # First of all: a Python older than 3.9, or without requests, gets one line, not a traceback.
+# (No "from __future__ import annotations": Python 3.6 could not even parse the file.)
 import peps_preflight  # noqa: F401  # isort: skip
 
 import sys
+from typing import Optional
 
 import peps_common as pc
 
@@ -55,7 +55,7 @@ def build_parser() -> pc.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: Optional[list[str]] = None) -> int:
     return pc.run_script(build_parser(), pc.full_maja_download_command, argv)
 
 

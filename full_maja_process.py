@@ -7,12 +7,12 @@ writes (JSON) is all full_maja_download.py needs to follow the job and
 download its results; the follow-up command is printed.
 """
 
-from __future__ import annotations
-
 # First of all: a Python older than 3.9, or without requests, gets one line, not a traceback.
+# (No "from __future__ import annotations": Python 3.6 could not even parse the file.)
 import peps_preflight  # noqa: F401  # isort: skip
 
 import sys
+from typing import Optional
 
 import peps_common as pc
 
@@ -58,7 +58,7 @@ def build_parser() -> pc.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: Optional[list[str]] = None) -> int:
     return pc.run_script(build_parser(), pc.full_maja_process_command, argv, pc.SUBMIT_INTERRUPTED)
 
 

@@ -15,17 +15,17 @@ Python API (as in the floriandeboissieu/peps_download fork)::
 and its two halves, :func:`search_products` and :func:`download_products`.
 """
 
-from __future__ import annotations
-
 # First of all: a Python older than 3.9, or without requests, gets one line, not a traceback.
+# (No "from __future__ import annotations": Python 3.6 could not even parse the file.)
 import peps_preflight  # noqa: F401  # isort: skip
 
 import argparse
+import dataclasses
 import logging
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import peps_common as pc
 
@@ -49,7 +49,7 @@ class QueryOrQuiet(argparse.Action):
     """``-q`` alone means --quiet; ``-q KEY=VALUE`` (as in sentinelsat) means --query."""
 
     def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
-                 values: Any, option_string: str | None = None) -> None:
+                 values: Any, option_string: Optional[str] = None) -> None:
         if values is None:
             namespace.quiet = True
         else:
@@ -105,7 +105,7 @@ def build_parser() -> pc.ArgumentParser:
     return parser
 
 
-SETTINGS_FIELDS = [f.name for f in pc.dataclasses.fields(pc.DownloadSettings)]
+SETTINGS_FIELDS = [f.name for f in dataclasses.fields(pc.DownloadSettings)]
 
 
 def command(args: argparse.Namespace) -> int:
@@ -141,7 +141,7 @@ def command(args: argparse.Namespace) -> int:
     return fetched.exit_status()
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: Optional[list[str]] = None) -> int:
     return pc.run_script(build_parser(), command, argv)
 
 
@@ -150,11 +150,11 @@ def main(argv: list[str] | None = None) -> int:
 # --------------------------------------------------------------------------
 
 
-def _api_client(auth: Any, url: str | None, insecure: bool, timeout: float,
+def _api_client(auth: Any, url: Optional[str], insecure: bool, timeout: float,
                 need_auth: bool) -> pc.Client:
     base = pc.normalize_base_url(url or os.environ.get("PEPS_URL") or pc.DEFAULT_URL)
     if isinstance(auth, pc.Credentials):
-        creds: pc.Credentials | None = auth
+        creds: Optional[pc.Credentials] = auth
     elif isinstance(auth, (tuple, list)) and len(auth) == 2:
         creds = pc.Credentials(str(auth[0]), str(auth[1]), "API")
     else:
@@ -170,19 +170,19 @@ def _api_logging(verbose: bool) -> None:
 
 
 def peps_download(write_dir: str, auth: Any = None, collection: str = "S2ST",
-                  product_type: str | None = None, sensor_mode: str | None = None,
-                  no_download: bool = True, start_date: str | None = None,
-                  end_date: str | None = None, tile: str | None = None,
-                  location: str | None = None, lat: float | None = None,
-                  lon: float | None = None, latmin: float | None = None,
-                  latmax: float | None = None, lonmin: float | None = None,
-                  lonmax: float | None = None, shape: str | None = None,
-                  orbit: int | None = None, search_json_file: str | None = None,
-                  clouds: float = 100, sat: str | None = None, extract: bool = True,
+                  product_type: Optional[str] = None, sensor_mode: Optional[str] = None,
+                  no_download: bool = True, start_date: Optional[str] = None,
+                  end_date: Optional[str] = None, tile: Optional[str] = None,
+                  location: Optional[str] = None, lat: Optional[float] = None,
+                  lon: Optional[float] = None, latmin: Optional[float] = None,
+                  latmax: Optional[float] = None, lonmin: Optional[float] = None,
+                  lonmax: Optional[float] = None, shape: Optional[str] = None,
+                  orbit: Optional[int] = None, search_json_file: Optional[str] = None,
+                  clouds: float = 100, sat: Optional[str] = None, extract: bool = True,
                   max_trials: int = 10, wait: float = 1, verbose: bool = True, *,
-                  url: str | None = None, insecure: bool = False,
-                  parallel: int = pc.DEFAULT_PARALLEL, footprints: str | None = None,
-                  query: Any = None, limit: int | None = None,
+                  url: Optional[str] = None, insecure: bool = False,
+                  parallel: int = pc.DEFAULT_PARALLEL, footprints: Optional[str] = None,
+                  query: Any = None, limit: Optional[int] = None,
                   timeout: float = pc.READ_TIMEOUT) -> dict[str, str]:
     """Search and (with ``no_download=False``) download; return ``{product: status}``.
 
@@ -209,7 +209,7 @@ def peps_download(write_dir: str, auth: Any = None, collection: str = "S2ST",
     return fetched.statuses
 
 
-def search_products(auth: Any = None, *, url: str | None = None, insecure: bool = False,
+def search_products(auth: Any = None, *, url: Optional[str] = None, insecure: bool = False,
                     timeout: float = pc.READ_TIMEOUT, verbose: bool = False,
                     **search: Any) -> list[dict[str, Any]]:
     """The search half: product records (name, id, date, cloud cover, size, storage,
@@ -226,7 +226,7 @@ def search_products(auth: Any = None, *, url: str | None = None, insecure: bool 
 
 def download_products(products: Any, write_dir: str = ".", auth: Any = None, *,
                       extract: bool = False, max_trials: int = 10, wait: float = 1,
-                      parallel: int = pc.DEFAULT_PARALLEL, url: str | None = None,
+                      parallel: int = pc.DEFAULT_PARALLEL, url: Optional[str] = None,
                       insecure: bool = False, timeout: float = pc.READ_TIMEOUT,
                       verbose: bool = False) -> dict[str, str]:
     """The download half: records from :func:`search_products`, or the path of a saved

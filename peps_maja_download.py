@@ -9,12 +9,12 @@ there; a running job shows its percentage. One table at the end. Meant to be
 re-run, by hand or from cron, until it exits 0.
 """
 
-from __future__ import annotations
-
 # First of all: a Python older than 3.9, or without requests, gets one line, not a traceback.
+# (No "from __future__ import annotations": Python 3.6 could not even parse the file.)
 import peps_preflight  # noqa: F401  # isort: skip
 
 import sys
+from typing import Optional
 
 import peps_common as pc
 
@@ -48,7 +48,7 @@ def build_parser() -> pc.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: Optional[list[str]] = None) -> int:
     """Run peps_maja_download.py; return its exit status."""
     return pc.run_script(build_parser(), pc.run_maja_download, argv)
 

@@ -10,13 +10,13 @@ A product whose log is already there is not submitted again. Follow the jobs
 and fetch the L2A products with peps_maja_download.py.
 """
 
-from __future__ import annotations
-
 # First of all: a Python older than 3.9, or without requests, gets one line, not a traceback.
+# (No "from __future__ import annotations": Python 3.6 could not even parse the file.)
 import peps_preflight  # noqa: F401  # isort: skip
 
 import argparse
 import sys
+from typing import Optional
 
 import peps_common as pc
 
@@ -71,7 +71,7 @@ def build_parser() -> pc.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: Optional[list[str]] = None) -> int:
     """Run peps_maja_process.py; return its exit status."""
     return pc.run_script(build_parser(), pc.run_maja_process, argv, pc.SUBMIT_INTERRUPTED)
 

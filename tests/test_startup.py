@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import io
+import json
 import os
 import re
 import subprocess
@@ -121,9 +122,232 @@ def test_each_entry_file_imports_the_guard_first(name):
     body = [node for node in body if not (isinstance(node, ast.ImportFrom) and node.module == "__future__")]
     first = body[0]
     assert isinstance(first, ast.Import) and [alias.name for alias in first.names] == ["peps_preflight"]
-    # the whole file must parse on the old Python for that first line to run at all: 3.7 for the
-    # scripts (from __future__ import annotations is a SyntaxError before), 3.6 for the demo
-    ast.parse(source, feature_version=(3, 6) if name == "demo.py" else (3, 7))
+
+
+# --- every entry file compiles on Python 3.6 (CentOS 7's python3), so that the guard gets to run
+
+#: The __future__ features Python 3.6 knows ("annotations" came in 3.7).
+FUTURE_3_6 = {"nested_scopes", "generators", "division", "absolute_import", "with_statement",
+              "print_function", "unicode_literals", "barry_as_FLUFL", "generator_stop"}
+
+
+def fstrings(source: str) -> list[tuple[int, str]]:
+    """(line, source text) of each f-string literal, however this Python tokenizes them."""
+    starts = [0]
+    for line in source.splitlines(keepends=True):
+        starts.append(starts[-1] + len(line))
+    found, depth, start = [], 0, (0, 0)
+    for token in tokenize.generate_tokens(io.StringIO(source).readline):
+        if token.type == tokenize.STRING and "f" in re.match(r"[A-Za-z]*", token.string).group().lower():
+            found.append((token.start[0], token.string))  # before 3.12: an f-string is one token
+        elif token.type == getattr(tokenize, "FSTRING_START", None):  # 3.12 on: START ... END, nested
+            start = token.start if depth == 0 else start
+            depth += 1
+        elif token.type == getattr(tokenize, "FSTRING_END", None):
+            depth -= 1
+            if depth == 0:
+                (row, col), (end_row, end_col) = start, token.end
+                found.append((row, source[starts[row - 1] + col:starts[end_row - 1] + end_col]))
+    return found
+
+
+def fstring_fields(body: str, i: int = 0, fields: list[str] | None = None,
+                   nested: bool = False) -> tuple[int, list[str]]:
+    """The expressions of the replacement fields of an f-string's ``body`` (no prefix, no quotes),
+    those of the format specs included; with ``nested``, of the one format spec starting at ``i``."""
+    fields = [] if fields is None else fields
+    while i < len(body) and not (nested and body[i] == "}"):
+        if not nested and body.startswith(("{{", "}}"), i):
+            i += 2
+        elif body[i] == "{":
+            depth, start, quote = 0, i + 1, ""
+            i += 1
+            while i < len(body):
+                if quote:
+                    if body.startswith(quote, i):
+                        i, quote = i + len(quote), ""
+                        continue
+                elif body[i] in "'\"":
+                    quote = body[i] * 3 if body.startswith(body[i] * 3, i) else body[i]
+                    i += len(quote)
+                    continue
+                elif body[i] in "([{":
+                    depth += 1
+                elif body[i] in ")]}" and depth:
+                    depth -= 1
+                elif depth == 0 and (body[i] in ":}" or (body[i] == "!" and body[i + 1:i + 2] != "=")):
+                    break
+                i += 1
+            fields.append(body[start:i])
+            i, _ = fstring_fields(body, i, fields, nested=True)  # conversion and format spec
+            i += 1  # the closing brace
+        else:
+            i += 1
+    return i, fields
+
+
+def newer_than_python_3_6(source: str) -> list[str]:
+    """What in ``source`` Python 3.6 cannot compile, as "line N: what"; empty when nothing is found.
+
+    ast's feature_version=(3, 6) first. It lets some of it through, depending on the Python that
+    runs it (3.9: walrus and /; 3.12 on: every f-string of PEP 701; all: __future__ annotations,
+    relaxed decorators, bare starred tuples, continue in finally): that is looked for by hand.
+    """
+    try:
+        tree = ast.parse(source, feature_version=(3, 6))
+    except SyntaxError as error:
+        return [f"line {error.lineno}: {error.msg}"]
+    found = []
+    tokens = [token for token in tokenize.generate_tokens(io.StringIO(source).readline)
+              if token.type not in (tokenize.NL, tokenize.COMMENT)]
+
+    def bare_starred(node: ast.AST | None) -> bool:  # `1, *a` with no parentheses around
+        return (isinstance(node, ast.Tuple) and any(isinstance(elt, ast.Starred) for elt in node.elts)
+                and not ast.get_source_segment(source, node).startswith("("))
+
+    def dotted(node: ast.AST) -> bool:
+        return isinstance(node, ast.Name) or (isinstance(node, ast.Attribute) and dotted(node.value))
+
+    for node in ast.walk(tree):
+        where = f"line {getattr(node, 'lineno', '?')}: "
+        if isinstance(node, ast.ImportFrom) and node.module == "__future__":
+            found += [where + f"from __future__ import {alias.name} (3.7)" for alias in node.names
+                      if alias.name not in FUTURE_3_6]
+        if isinstance(node, ast.NamedExpr):
+            found.append(where + "an assignment expression := (3.8)")
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)) and node.args.posonlyargs:
+            found.append(where + "positional-only parameters / (3.8)")
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            found += [f"line {decorator.lineno}: a decorator that is not a dotted name or call (3.9)"
+                      for decorator in node.decorator_list
+                      if not dotted(decorator) and not (isinstance(decorator, ast.Call)
+                                                        and dotted(decorator.func))]
+        if isinstance(node, (ast.Return, ast.Yield)) and bare_starred(node.value):
+            found.append(where + "unpacking in a bare return or yield tuple (3.8)")
+        if isinstance(node, (ast.For, ast.AsyncFor)) and bare_starred(node.iter):
+            found.append(where + "unpacking in a bare for tuple (3.9)")
+        if isinstance(node, ast.Subscript) and (isinstance(node.slice, ast.Starred)
+                                                or bare_starred(node.slice)):
+            found.append(where + "unpacking in an index (3.11)")
+        if isinstance(node, ast.Try):  # continue in finally, unless in a loop of its own (3.8)
+            todo = list(node.finalbody)
+            while todo:
+                inner = todo.pop()
+                if isinstance(inner, ast.Continue):
+                    found.append(f"line {inner.lineno}: continue in a finally clause (3.8)")
+                elif isinstance(inner, (ast.For, ast.AsyncFor, ast.While)):
+                    todo += inner.orelse
+                elif not isinstance(inner, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+                    todo += ast.iter_child_nodes(inner)
+        if isinstance(node, (ast.With, ast.AsyncWith)):  # with (a as b, c): ... (3.9)
+            index = next(n for n, token in enumerate(tokens) if token.string == "with"
+                         and token.start >= (node.lineno, node.col_offset))
+            if tokens[index + 1].string == "(":
+                depth = 0
+                for index in range(index + 1, len(tokens)):  # to the matching ")"
+                    depth += {"(": 1, ")": -1}.get(tokens[index].string, 0)
+                    if depth == 0:
+                        break
+                if tokens[index + 1].string == ":" and (len(node.items) > 1 or node.items[0].optional_vars):
+                    found.append(where + "parentheses around the items of a with statement (3.9)")
+    for line, literal in fstrings(source):
+        where = f"line {line}: an f-string with "
+        prefix = re.match(r"[A-Za-z]*", literal).group()
+        quote = literal[len(prefix):len(prefix) + 3]
+        quote = quote if quote in ('"""', "'''") else quote[0]
+        body = literal[len(prefix) + len(quote):-len(quote)]
+        i = 0
+        while i < len(body):  # before 3.12, an f-string ends at its first unescaped quote
+            if body[i] == "\\":
+                i += 1
+            elif body.startswith(quote, i):
+                found.append(where + "its own quote inside (3.12)")
+                break
+            elif body[i] == "\n" and len(quote) == 1:
+                found.append(where + "a line break between one-character quotes (3.12)")
+                break
+            i += 1
+        for expression in fstring_fields(body)[1]:
+            if "\\" in expression:
+                found.append(where + "a backslash in an expression (3.12)")
+            if "#" in expression:
+                found.append(where + "a '#' in an expression (3.12)")
+            if expression.rstrip().endswith("="):
+                found.append(where + "a self-documenting {expression=} (3.8)")
+    return found
+
+
+#: Syntax that Python 3.6 cannot compile, each as the checker above must see it.
+NEWER_THAN_3_6 = {
+    "future annotations": "from __future__ import annotations\n",
+    "walrus": "if (a := 1):\n    pass\n",
+    "positional-only": "def f(a, /):\n    pass\n",
+    "positional-only lambda": "f = lambda a, /: a\n",
+    "f-string =": "f'{a=}'\n",
+    "f-string =, converted": "f'{a = !r:>10}'\n",
+    "f-string quote reused": "f'{d['k']}'\n",
+    "f-string backslash": "f'{\"\\n\".join(a)}'\n",
+    "f-string comment": "f'''{a # note\n}'''\n",
+    "f-string line break": "f'{a +\n b}'\n",
+    "nested f-string backslash": "f'{f\"{a!r:\\n}\"}'\n",
+    "relaxed decorator": "@a[0].b\ndef f():\n    pass\n",
+    "bare starred return": "def f():\n    return 1, *a\n",
+    "bare starred yield": "def f():\n    yield 1, *a\n",
+    "bare starred for": "for x in *a, *b:\n    pass\n",
+    "starred index": "a[*b]\n",
+    "parenthesized with": "with (open(a) as b, open(c) as d):\n    pass\n",
+    "parenthesized with, one item": "with (open(a) as b):\n    pass\n",
+    "continue in finally": ("for a in b:\n    try:\n        pass\n    finally:\n"
+                            "        if a:\n            continue\n"),
+    "match": "match a:\n    case 1:\n        pass\n",
+}
+
+#: Syntax that Python 3.6 compiles, near each of the above: the checker must let it through.
+PYTHON_3_6 = {
+    "old __future__": "from __future__ import division, generator_stop\n",
+    "annotations": "x: list = []\ndef f(a, *, b: 'int' = 1, **c) -> None:\n    pass\n",
+    "f-strings": "f'{a!r:>{width}} {{literal}} {d[\"k\"]} {a != b} {x:%Y-%m-%d}' f\"{ {'k': 1}['k'] }\"\n",
+    "raw and multi-line f-strings": "rf'\\d{a}' Rf\"\"\"{a}\n{b['c']!s}\"\"\" 'plain'\n",
+    "nested f-string": "f'{f\"{a}\"}'\n",
+    "decorators": "@a.b(c)\n@d\nclass C:\n    pass\n",
+    "starred tuples": "def f():\n    return (1, *a)\nfor x in (*a, *b):\n    a[(*b,)]\n",
+    "with": "with (a) as b, c:\n    pass\n",
+    "continue in a loop in finally": ("for a in b:\n    try:\n        pass\n    finally:\n"
+                                      "        for c in d:\n            continue\n"),
+    "3.6 novelties": "x = 1_000\nasync def f():\n    return [x async for x in y]\n",
+}
+
+
+@pytest.mark.parametrize("name", ENTRY_FILES)
+def test_each_entry_file_parses_on_python_3_6_grammar(name):
+    # the whole file must compile on the old Python for its first line, the guard, to run at all
+    assert newer_than_python_3_6((ROOT / name).read_text(encoding="utf-8")) == []
+
+
+@pytest.mark.parametrize("snippet", NEWER_THAN_3_6.values(), ids=list(NEWER_THAN_3_6))
+def test_the_3_6_checker_sees_newer_syntax(snippet):
+    assert newer_than_python_3_6(snippet)
+
+
+@pytest.mark.parametrize("snippet", PYTHON_3_6.values(), ids=list(PYTHON_3_6))
+def test_the_3_6_checker_lets_python_3_6_syntax_through(snippet):
+    assert newer_than_python_3_6(snippet) == []
+
+
+def test_the_3_6_checker_agrees_with_a_real_python_3_6():
+    """Both lists above, compiled by a real Python 3.6 when this machine has one (CI has none)."""
+    python = dict(old_pythons()).get((3, 6))
+    if python is None:
+        pytest.skip("no Python 3.6 on this machine")
+    script = ("import json, sys\nfor source in json.load(sys.stdin):\n    try:\n"
+              "        compile(source, 'snippet', 'exec')\n        print('compiles')\n"
+              "    except SyntaxError:\n        print('SyntaxError')\n")
+    snippets = [*NEWER_THAN_3_6.values(), *PYTHON_3_6.values()]
+    proc = subprocess.run([python, "-c", script], input=json.dumps(snippets), capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert dict(zip([*NEWER_THAN_3_6, *PYTHON_3_6], proc.stdout.split())) == {
+        **dict.fromkeys(NEWER_THAN_3_6, "SyntaxError"), **dict.fromkeys(PYTHON_3_6, "compiles")}
 
 
 # --- the real scripts, on a Python without the requirements
@@ -181,10 +405,9 @@ def old_pythons() -> tuple[tuple[tuple[int, int], str], ...]:
 @pytest.mark.parametrize("name", ENTRY_FILES)
 def test_a_real_old_python_gets_one_line(name):
     """With the old Pythons this machine has (none in CI: then skipped), the real thing."""
-    pythons = [(version, path) for version, path in old_pythons()
-               if version >= ((3, 6) if name == "demo.py" else (3, 7))]
+    pythons = [(version, path) for version, path in old_pythons() if version >= (3, 6)]  # f-strings
     if not pythons:
-        pytest.skip("no Python older than 3.9 (and able to parse this file) on this machine")
+        pytest.skip("no Python from 3.6 to 3.8 on this machine")
     for version, python in pythons:
         line = assert_one_line(run_file(name, "--help", python=[python]))
         assert line.startswith(f"{name}: error: needs Python 3.9 or newer, this is Python "
