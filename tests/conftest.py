@@ -40,3 +40,18 @@ def peps_server(emulator_cache_dir: Path) -> Iterator[PepsEmulator]:
 def account_file(peps_server: PepsEmulator, tmp_path: Path) -> Path:
     """``tmp_path / "peps.txt"`` holding the demo account (its password has a space)."""
     return peps_server.write_account(tmp_path / "peps.txt")
+
+
+@pytest.fixture
+def peps_tls_server(emulator_cache_dir: Path) -> Iterator[PepsEmulator]:
+    """Like ``peps_server``, over HTTPS, with a certificate from a CA made for the test (trustme).
+
+    ``peps_tls_server.url`` is ``https://127.0.0.1:PORT``; ``.ca_file`` is the CA's PEM file
+    (point ``REQUESTS_CA_BUNDLE`` at it to trust the server); nothing trusts it otherwise.
+    """
+    with PepsEmulator(
+        staging_delay=0.5, cache_dir=str(emulator_cache_dir), job_timeline=TEST_JOB_TIMELINE, tls=True
+    ) as emulator:
+        yield emulator
+
+from tests.geodes_fixtures import geodes_key_file, geodes_server  # noqa: E402, F401  (the GEODES emulator's fixtures)
