@@ -18,6 +18,7 @@ and its two halves, :func:`search_products` and :func:`download_products`.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import os
 import sys
@@ -102,7 +103,7 @@ def build_parser() -> pc.ArgumentParser:
     return parser
 
 
-SETTINGS_FIELDS = [f.name for f in pc.dataclasses.fields(pc.DownloadSettings)]
+SETTINGS_FIELDS = [f.name for f in dataclasses.fields(pc.DownloadSettings)]
 
 
 def command(args: argparse.Namespace) -> int:

@@ -1,0 +1,1 @@
+"""The layers beneath ``peps_common``: see README, "How the code is laid out"."""
