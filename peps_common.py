@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import IO
 
 import requests
+import urllib3
 
 from peps_suite.account import Credentials, parse_account_text, read_account_file, resolve_credentials
 from peps_suite.bodies import parse_exception_report, parse_json_body, parse_retry_after, summarize_error_body
@@ -327,6 +328,10 @@ def make_client(args: argparse.Namespace, need_auth: bool = True) -> Client:
     base = base_url_of(args)
     creds = resolve_credentials(getattr(args, "auth", None), base, required=need_auth) \
         if need_auth or getattr(args, "auth", None) else None
+    if getattr(args, "insecure", False):
+        # The script owns its process: --insecure's one warning replaces urllib3's one a
+        # request (the library leaves the warnings filter of its callers alone).
+        urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
     return Client(base, creds, insecure=getattr(args, "insecure", False),
                   timeout=getattr(args, "timeout", READ_TIMEOUT),
                   retries=getattr(args, "retries", 5), backoff=getattr(args, "retry_wait", 1.0))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
+import os
 import random
 import re
 import threading
@@ -11,7 +13,6 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import requests
-import urllib3
 
 from .account import Credentials
 from .bodies import parse_json_body, parse_retry_after, summarize_error_body
@@ -71,11 +72,16 @@ class Client:
         self.backoff = backoff
         self.max_backoff = max_backoff
         self.session = requests.Session()
+        # requests would otherwise add ~/.netrc credentials to any request sent without
+        # them, and let REQUESTS_CA_BUNDLE override verify=False: the suite decides both.
+        self.session.trust_env = False
         self.session.headers["User-Agent"] = USER_AGENT
-        self.session.verify = not insecure
+        self.verify: bool | str = False if insecure else (ca_bundle_from_environment() or True)
         if insecure:
             log.warning("TLS certificates are NOT verified (--insecure): use only on a trusted network")
-            urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+        elif credentials is not None and sends_in_clear(self.base_url):
+            log.warning("%s is plain http: the account is sent in clear text; use https "
+                        "unless this network is trusted", origin_of(self.base_url))
         self.cancelled = threading.Event()  # set on Ctrl-C: worker threads stop writing
 
     def close(self) -> None:
@@ -161,10 +167,11 @@ class Client:
                 response = self.session.request(
                     method, url, params=params, headers=headers, stream=stream,
                     timeout=self.timeout, auth=self.auth if auth else None,
+                    verify=self.verify, proxies=proxies_for(url),
                 )
             except requests.exceptions.SSLError as exc:
                 host = urlsplit(url).hostname
-                if "CERTIFICATE_VERIFY_FAILED" in str(exc) and self.session.verify:
+                if "CERTIFICATE_VERIFY_FAILED" in str(exc) and self.verify:
                     raise ServerError(f"the TLS certificate of {host} cannot be verified: check "
                                       "the URL, or pass --insecure if you trust this network"
                                       ) from None
@@ -270,15 +277,49 @@ def origin_of(url: str) -> str:
         port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
     except ValueError:
         return "?"
-    return f"{parts.scheme}://{parts.hostname or ''}:{port}"
+    host = parts.hostname or ""
+    return f"{parts.scheme}://{f'[{host}]' if ':' in host else host}:{port}"
 
 
 def safe_url(url: str) -> str:
-    """A URL fit to print: any ``user:password@`` removed."""
-    if "@" not in url:
-        return url
+    """A URL fit to print: any ``user:password@`` removed; an ``@`` in the query is kept.
+
+    A password may hold ``/`` or ``#`` unencoded, so everything up to the last ``@``
+    before the query goes (erring on the side of hiding).
+    """
     scheme, sep, rest = url.partition("://")
-    return f"{scheme}{sep}{rest.rsplit('@', 1)[1]}" if sep else url.rsplit("@", 1)[1]
+    if not sep:
+        scheme, rest = "", url
+    head, mark, query = rest.partition("?")
+    if "@" not in head:
+        return url
+    return f"{scheme}{sep}{head.rsplit('@', 1)[1]}{mark}{query}"
+
+
+def ca_bundle_from_environment() -> str | None:
+    """The CA bundle named by ``REQUESTS_CA_BUNDLE`` or ``CURL_CA_BUNDLE`` (as requests reads
+    them), read here because the session does not look at the environment."""
+    return os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or None
+
+
+def proxies_for(url: str) -> dict[str, str]:
+    """The proxies the environment sets for ``url`` (``https_proxy``, ``no_proxy``...)."""
+    return requests.utils.get_environ_proxies(url)
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def sends_in_clear(url: str) -> bool:
+    """An http URL to another machine: what is sent there can be read on the way."""
+    parts = urlsplit(url)
+    return parts.scheme == "http" and not is_loopback(parts.hostname or "")
 
 
 def normalize_base_url(url: str) -> str:
