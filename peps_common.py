@@ -451,6 +451,19 @@ def script_command(script: str, options: list[tuple[str, str | None]]) -> str:
     return " ".join(parts)
 
 
+def follow_up_command(script: str, args: argparse.Namespace, client: Client,
+                      what: tuple[str, str], write_dir: Path) -> str:
+    """The command that follows a submission: the log or list, the account file, the
+    server when it is not the default one, and the results' folder (never a password)."""
+    options: list[tuple[str, str | None]] = [what]
+    if args.auth:
+        options.append(("-a", args.auth))
+    if client.base_url != DEFAULT_URL:
+        options.append(("--url", client.base_url))
+    options.append(("-w", str(write_dir)))
+    return script_command(script, options)
+
+
 def full_maja_process_command(args: argparse.Namespace) -> ExitStatus:
     """full_maja_process.py: check, (print with -n,) submit once, save the log, say what next."""
     request = check_full_maja_request(args.tile, args.orbit, args.start_date, args.end_date)
@@ -472,19 +485,13 @@ def full_maja_process_command(args: argparse.Namespace) -> ExitStatus:
             save_submitted_log(log_path, job)
     print(f"Request OK: FULL_MAJA job {job.job_id} accepted for {request.describe()}.")
     print(f"Job log: {log_path}")
-    options: list[tuple[str, str | None]] = []
-    if args.auth:
-        options.append(("-a", args.auth))
-    options.append(("-l", str(log_path)))
-    if client.base_url != DEFAULT_URL:
-        options.append(("--url", client.base_url))
-    options.append(("-w", str(log_path.with_suffix("")) if log_path.suffix else
-                    str(log_path) + "_results"))
+    results = log_path.with_suffix("") if log_path.suffix else Path(f"{log_path}_results")
     print("Results are published when the whole series is done (about 1 h for the first date, "
           f"then about {MAJA_MINUTES_PER_DATE} min a date; a year takes up to 24 h, more when "
           "PEPS is busy). To follow the job and download its results, run this until it exits 0 "
           "(by hand, from cron, or add --watch):")
-    print("  " + script_command("full_maja_download.py", options))
+    print("  " + follow_up_command("full_maja_download.py", args, client, ("-l", str(log_path)),
+                                   results))
     return ExitStatus.OK
 
 
@@ -592,15 +599,11 @@ def run_maja_process(args: argparse.Namespace, out: IO[str] | None = None,
         submission = submit_maja_jobs(client, names, write_dir)
     out.write(submission.summary() + "\n")
     if submission.count(SUBMITTED) or submission.count(ALREADY_SUBMITTED):
-        options: list[tuple[str, str | None]] = [("-p", str(args.prod_list))]
-        if args.auth:
-            options.append(("-a", args.auth))
-        if client.base_url != DEFAULT_URL:
-            options.append(("--url", client.base_url))
-        options.append(("-w", str(write_dir)))
+        follow = follow_up_command("peps_maja_download.py", args, client,
+                                   ("-p", str(args.prod_list)), write_dir)
         out.write(f"Product list: {args.prod_list}. MAJA takes 1 to 2 hours a product; to "
                   "follow the jobs and download the L2A zips, run this until it exits 0:\n"
-                  f"  {script_command('peps_maja_download.py', options)}\n")
+                  f"  {follow}\n")
     return submission.exit_status()
 
 

@@ -28,7 +28,7 @@ from .errors import (
 from .fetch import DEFAULT_PARALLEL, fetch_files
 from .files import check_write_dir, hold_lock
 from .http import Client, normalize_base_url
-from .joblog import JobLog, job_lock_path, load_job_log, sidecar_path
+from .joblog import JobLog, job_lock_path, load_job_log, sidecar_path, submitted_job_log
 from .jobs import NOVALD, JobCheck, check_job, result_name
 from .progress import Progress
 from .transfer import DownloadSpec
@@ -211,11 +211,8 @@ def submit_full_maja(client: Client, request: FullMajaRequest) -> tuple[JobLog, 
         log.warning("the server's answer does not say the job was accepted (state: %s); "
                     "the log is written anyway: check the job with full_maja_download.py",
                     status.state)
-    job = JobLog(tool="full_maja_process.py", job_id=status.job_id,
-                 status_url=str(status.status_url), server=client.base_url,
-                 inputs=request.inputs(),
-                 submitted=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                 raw_answer=text)
+    job = submitted_job_log("full_maja_process.py", status, text, client.base_url,
+                            request.inputs())
     return job, status
 
 

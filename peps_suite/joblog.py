@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import json
 import logging
 import os
@@ -42,6 +43,15 @@ class JobLog:
                 "submitted": self.submitted, "server": self.server, "inputs": self.inputs,
                 "job_id": self.job_id, "status_url": self.status_url,
                 "raw_answer": self.raw_answer}
+
+
+def submitted_job_log(tool: str, status: WpsStatus, raw_answer: str, server: str,
+                      inputs: dict[str, Any]) -> JobLog:
+    """The log of a job the server has just accepted (stamped now, in UTC)."""
+    return JobLog(tool=tool, job_id=status.job_id, status_url=str(status.status_url), server=server,
+                  inputs=inputs,
+                  submitted=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                  raw_answer=raw_answer)
 
 
 def save_job_log(path: str | os.PathLike[str], job: JobLog) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import logging
 import os
 import re
@@ -28,7 +27,7 @@ from .errors import (
 from .fetch import DEFAULT_PARALLEL, FetchResult, fetch_files
 from .files import hold_lock, write_atomic
 from .http import Client
-from .joblog import JobLog, job_lock_path, load_job_log, save_submitted_log, usable_job_log
+from .joblog import job_lock_path, load_job_log, save_submitted_log, submitted_job_log, usable_job_log
 from .jobs import NOVALD, check_job, result_name
 from .progress import Progress
 from .transfer import DownloadSpec
@@ -160,10 +159,7 @@ def submit_maja_product(client: Client, name: str, log_path: Path) -> str:
             return ALREADY_SUBMITTED
         inputs = {"product": name}
         status, text = wps_execute(client, "MAJA", inputs, title="Maja-Process")
-        job = JobLog(tool="peps_maja_process.py", job_id=status.job_id,
-                     status_url=str(status.status_url), server=client.base_url, inputs=inputs,
-                     submitted=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                     raw_answer=text)
+        job = submitted_job_log("peps_maja_process.py", status, text, client.base_url, inputs)
         save_submitted_log(log_path, job)
     log.info("%s: MAJA job %s accepted, log %s", name, job.job_id or "?", log_path)
     return SUBMITTED
