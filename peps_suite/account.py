@@ -12,6 +12,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from .errors import BadInput
+from .files import read_user_file
 
 log = logging.getLogger("peps")
 
@@ -47,22 +48,8 @@ def parse_account_text(text: str, origin: str = "the account file") -> Credentia
 def read_account_file(path: str | os.PathLike[str]) -> Credentials:
     """Read the account file, with an actionable message for every way it can be wrong."""
     path = Path(path)
-    if path.is_dir():
-        raise BadInput(f"account file {path} is a folder: give the file holding 'email password'")
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise BadInput(
-            f"account file {path} does not exist: create it with 'email password' on one line"
-        ) from None
-    except OSError as exc:
-        raise BadInput(f"cannot read account file {path}: {exc.strerror}") from None
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise BadInput(
-            f"account file {path} is not UTF-8 text: write 'email password' on its first line"
-        ) from None
+    text = read_user_file(path, f"account file {path}",
+                          "give a file with 'email password' on its first line")
     creds = parse_account_text(text, f"account file {path}")
     with contextlib.suppress(OSError):
         if os.name == "posix" and path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):

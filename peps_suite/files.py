@@ -139,3 +139,28 @@ def write_json_file(path: str | os.PathLike[str], data: Any, option: str) -> Non
         raise BadInput(f"{option}: the folder of {target} does not exist") from None
     except OSError as exc:
         raise BadInput(f"{option}: cannot write {target}: {exc.strerror}") from None
+
+
+def read_user_file(path: str | os.PathLike[str], what: str, hint: str) -> str:
+    """The text of a file the user named, or BadInput saying why not, in the same words for
+    every file of the suite: missing, a folder, unreadable, or not UTF-8 text.
+
+    ``what`` names the file (``"account file peps.txt"``); ``hint`` says what to give instead.
+    A UTF-8 byte-order mark is dropped.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise BadInput(f"{what} is a folder: {hint}")
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise BadInput(f"{what} does not exist: {hint}") from None
+    except OSError as exc:
+        raise BadInput(f"cannot read {what}: {exc.strerror or exc}") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = "\x00"
+    if "\x00" in text:
+        raise BadInput(f"{what} is not a text file (not UTF-8 text): {hint}")
+    return text

@@ -13,7 +13,7 @@ from typing import Any
 
 from .bodies import parse_xml
 from .errors import BadInput, JobNotLogged, PepsError
-from .files import write_atomic
+from .files import read_user_file, write_atomic
 from .wps import WpsStatus, job_id_from_url, parse_wps_response
 
 log = logging.getLogger("peps")
@@ -62,20 +62,7 @@ def save_job_log(path: str | os.PathLike[str], job: JobLog) -> None:
 def load_job_log(path: str | os.PathLike[str]) -> JobLog:
     """Read our JSON log, or the original tools' raw XML execute answer."""
     path = Path(path)
-    if path.is_dir():
-        raise BadInput(f"job log {path} is a folder, not a log file")
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise BadInput(f"job log {path} does not exist: give the log written when the job "
-                       "was submitted") from None
-    except OSError as exc:
-        raise BadInput(f"cannot read job log {path}: {exc.strerror}") from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise BadInput(f"job log {path} is not a text file: give the log written when the "
-                       "job was submitted") from None
+    text = read_user_file(path, f"job log {path}", "give the log written when the job was submitted")
     if not text.strip():
         raise BadInput(f"job log {path} is empty: the submission did not complete; "
                        "check your jobs on the PEPS processing page")

@@ -25,7 +25,7 @@ from .errors import (
     worst_status,
 )
 from .fetch import DEFAULT_PARALLEL, FetchResult, fetch_files
-from .files import hold_lock, write_atomic
+from .files import hold_lock, read_user_file, write_atomic
 from .http import Client
 from .joblog import job_lock_path, load_job_log, save_submitted_log, submitted_job_log, usable_job_log
 from .jobs import NOVALD, check_job, result_name
@@ -57,16 +57,7 @@ def read_product_list(path: str | os.PathLike[str]) -> list[str]:
     path = Path(path)
     what = f"product list {path}"
     hint = "give the file written by peps_maja_process.py -p (one product name a line)"
-    if path.is_dir():
-        raise BadInput(f"{what} is a folder: {hint}")
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except FileNotFoundError:
-        raise BadInput(f"{what} does not exist: {hint}") from None
-    except UnicodeDecodeError:
-        raise BadInput(f"{what} is not a text file: {hint}") from None
-    except OSError as exc:
-        raise BadInput(f"cannot read {what}: {exc.strerror}") from None
+    text = read_user_file(path, what, hint)
     names: dict[str, None] = {}  # ordered, without repeats
     for number, line in enumerate(text.splitlines(), 1):
         name = line.strip()

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import BadInput
+from .files import read_user_file
 from .values import one_line, parse_float, parse_tile
 
 
@@ -80,15 +81,10 @@ def shape_params(path: str) -> dict[str, str]:
     if Path(path).suffix.lower() in (".shp", ".shx", ".dbf", ".gpkg", ".kml", ".kmz"):
         raise BadInput(f"--shape: {path} is not GeoJSON; convert it first, e.g. "
                        f"ogr2ogr -f GeoJSON -t_srs EPSG:4326 roi.geojson {Path(path).name}")
+    text = read_user_file(path, f"--shape {path}", "give a GeoJSON file")
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise BadInput(f"--shape: {path} does not exist") from None
-    except IsADirectoryError:
-        raise BadInput(f"--shape: {path} is a folder, not a GeoJSON file") from None
-    except UnicodeDecodeError:
-        raise BadInput(f"--shape: {path} is not a GeoJSON file (not UTF-8 text)") from None
-    except (OSError, ValueError) as exc:
+        data = json.loads(text)
+    except ValueError as exc:
         raise BadInput(f"--shape: {path} is not a readable GeoJSON file ({one_line(str(exc), 120)})"
                        ) from None
     lons, lats = geojson_extent(data, path)

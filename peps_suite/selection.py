@@ -10,6 +10,7 @@ from typing import Any
 
 from .catalogue import Product, SearchResult, collection_of, resolve_entries
 from .errors import BadInput
+from .files import read_user_file
 from .http import Client
 
 
@@ -28,15 +29,11 @@ def footprints_collection(products: Iterable[Product]) -> dict[str, Any]:
 def load_selection(path: str | os.PathLike[str]) -> list[dict[str, str]]:
     """Names, ids and collections of the products of a saved selection."""
     path = Path(path)
+    hint = "give a file written by --json or --footprints"
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise BadInput(f"--from: {path} does not exist") from None
-    except IsADirectoryError:
-        raise BadInput(f"--from: {path} is a folder; give a --json or --footprints file") from None
-    except (OSError, UnicodeDecodeError, ValueError):
-        raise BadInput(f"--from: {path} is not a JSON file; give a file written by --json or "
-                       "--footprints") from None
+        data = json.loads(read_user_file(path, f"--from {path}", hint))
+    except ValueError:
+        raise BadInput(f"--from: {path} is not a JSON file; {hint}") from None
     features = data.get("features") if isinstance(data, dict) else None
     if not isinstance(features, list):
         raise BadInput(f"--from: {path} is not a FeatureCollection; give a file written by "
