@@ -506,7 +506,7 @@ def full_maja_download_command(args: argparse.Namespace) -> ExitStatus:
     settings = FullMajaDownloadSettings(logs=logs, write_dir=args.write_dir,
                                         parallel=args.parallel, watch=args.watch)
     with make_client(args) as client:
-        return follow_full_maja_jobs(client, settings, make_progress(args))
+        return follow_full_maja_jobs(client, settings, make_progress(args), say=print)
 
 
 SEVERITY_HELP = ("when products end differently, the exit status is the first that applies of "

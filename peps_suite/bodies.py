@@ -94,3 +94,10 @@ def parse_exception_report(text: str) -> str | None:
              if local_name(e.tag) == "ExceptionText" and e.text and e.text.strip()]
     codes = [e.get("exceptionCode") for e in root.iter() if e.get("exceptionCode")]
     return "; ".join(texts) or (f"WPS exception {codes[0]}" if codes else "WPS exception")
+
+
+def says_account_refused(message: str) -> bool:
+    """An error text that means the account was refused (PEPS says so in a 200 JSON body
+    or an HTML page rather than with a 401)."""
+    lowered = message.lower()
+    return "unauthori" in lowered or "password" in lowered

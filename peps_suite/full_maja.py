@@ -439,7 +439,7 @@ class FullMajaDownloadSettings:
 
 def follow_full_maja_jobs(client: Client, settings: FullMajaDownloadSettings,
                           progress: Progress | None = None,
-                          say: Callable[[str], None] = print) -> ExitStatus:
+                          say: Callable[[str], None] = log.info) -> ExitStatus:
     """Check every job, print a table when there are several, download what is finished.
 
     Each log is locked for the whole run (``<log>.lock``): a second run on the

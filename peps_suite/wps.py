@@ -10,7 +10,7 @@ import re
 import xml.etree.ElementTree as ET
 from typing import Any
 
-from .bodies import local_name, parse_exception_report, parse_xml, summarize_error_body
+from .bodies import local_name, parse_exception_report, parse_xml, says_account_refused, summarize_error_body
 from .errors import BadCredentials, BadInput, ServerError
 from .http import Client
 from .values import one_line
@@ -110,7 +110,7 @@ def wps_execute(client: Client, identifier: str, inputs: dict[str, Any],
         raise BadInput(f"the processing service refused the request: {message}")
     if text.lstrip().startswith("{"):
         message = summarize_error_body(response.content)
-        if "unauthori" in message.lower():
+        if says_account_refused(message):
             raise BadCredentials(f"{what}: {message}: check the e-mail and password in your "
                                  "account file")
         raise BadInput(f"the processing service refused the request: {message}")
