@@ -765,7 +765,7 @@ def test_bad_input(case: Case, peps_server: PepsEmulator, odd: OddServer, tmp_pa
     for name, value in case.env.items():
         monkeypatch.setenv(name, value)
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(pc, "sleep", lambda seconds: None)
+    monkeypatch.setattr("peps_suite.values.sleep", lambda seconds: None)
     c = Ctx(peps_server, odd, tmp_path, peps_server.write_account(tmp_path / "peps.txt"))
     (tmp_path / "peps.txt").chmod(0o600)
     argv = command_line(case, c)

@@ -42,6 +42,8 @@ def test_pip_install_gives_the_five_commands(tmp_path):
     source.mkdir()
     for path in [ROOT / "pyproject.toml", ROOT / "README.md", *ROOT.glob("*.py")]:
         shutil.copy(path, source)
+    shutil.copytree(ROOT / "peps_suite", source / "peps_suite",
+                    ignore=shutil.ignore_patterns("__pycache__"))
     target = tmp_path / "prefix"
     proc = subprocess.run(
         [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",

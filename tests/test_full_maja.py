@@ -526,16 +526,14 @@ def test_download_warns_about_unprocessed_products(peps_server, account_file, tm
     assert f"4 products have not been processed, see {tmp_path / 'job.json'}" in err
 
 
-def test_download_cut_result_is_never_kept(peps_server, account_file, tmp_path, capsys,
-                                           monkeypatch) -> None:
-    monkeypatch.setattr(pc, "sleep", lambda seconds: None)  # the engine's backoff between retries
+def test_download_cut_result_is_never_kept(peps_server, account_file, tmp_path, capsys) -> None:
     log_path = tmp_path / "job.log"
     job_id = submit(capsys, peps_server, account_file, log_path)
     peps_server.jobs.set(job_id, "FINISHED")
     victim = valid_results(peps_server, job_id)[0]
     peps_server.faults.set(victim, truncate_to=1000)  # every attempt: never a whole file
     code, _, err = download(capsys, peps_server, "-a", str(account_file), "-l", str(log_path),
-                            "-w", str(tmp_path / "out"))
+                            "-w", str(tmp_path / "out"), "--retry-wait", "0.01")  # short back-off
     assert code == pc.ExitStatus.SERVER_ERROR, err
     assert victim not in zips(tmp_path / "out")
     assert len(zips(tmp_path / "out")) == len(valid_results(peps_server, job_id)) - 1
@@ -632,7 +630,7 @@ def test_watch_sleeps_between_checks(peps_server, account_file, tmp_path, capsys
         pauses.append(seconds)
         peps_server.jobs.set(job_id, "STALLED" if len(pauses) == 1 else "FINISHED", percent=60)
 
-    monkeypatch.setattr(pc, "sleep", fake_sleep)
+    monkeypatch.setattr("peps_suite.values.sleep", fake_sleep)
     code, out, err = download(capsys, peps_server, "-a", str(account_file), "-l", str(log_path),
                               "-w", str(tmp_path / "out"), "--watch")
     assert code == 0, err
@@ -643,7 +641,8 @@ def test_watch_sleeps_between_checks(peps_server, account_file, tmp_path, capsys
     pauses.clear()
     other = submit(capsys, peps_server, account_file, tmp_path / "other.log")
     peps_server.jobs.set(other, "STALLED")
-    monkeypatch.setattr(pc, "sleep", lambda s: (pauses.append(s), peps_server.jobs.set(other, "ERROR")))
+    monkeypatch.setattr("peps_suite.values.sleep",
+                        lambda s: (pauses.append(s), peps_server.jobs.set(other, "ERROR")))
     code, _, err = download(capsys, peps_server, "-a", str(account_file), "-l",
                             str(tmp_path / "other.log"), "--watch", "0.5")
     assert code == pc.ExitStatus.JOB_FAILED and pauses == [30.0]

@@ -1,0 +1,125 @@
+"""Exit statuses, the exception tree and the one order of severity between outcomes."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+
+
+class ExitStatus(enum.IntEnum):
+    """The one table of exit statuses shared by the five scripts."""
+
+    OK = 0
+    FAILED = 1  # some product or result could not be fetched intact
+    BAD_INPUT = 2  # a wrong option, file or value (argparse uses 2 as well)
+    BAD_CREDENTIALS = 3  # the server refused the account
+    SERVER_ERROR = 4  # the server or the network failed
+    NOT_READY = 5  # products still on tape / job not finished: run again later
+    JOB_FAILED = 6  # the MAJA job ended in ERROR or was CANCELED
+    BUSY = 7  # another run holds the lock on this folder or log
+    INTERRUPTED = 130  # Ctrl-C
+
+
+class PepsError(Exception):
+    """Root of every error the suite raises; carries the exit status."""
+
+    exit_status = ExitStatus.FAILED
+
+
+class BadInput(PepsError):
+    """A wrong option, file or value given by the user."""
+
+    exit_status = ExitStatus.BAD_INPUT
+
+
+class BadCredentials(PepsError):
+    """The server refused the account."""
+
+    exit_status = ExitStatus.BAD_CREDENTIALS
+
+
+class ServerError(PepsError):
+    """The server answered something unusable, or the network failed."""
+
+    exit_status = ExitStatus.SERVER_ERROR
+
+    def __init__(self, message: str, status: int | None = None, retry_after: float | None = None):
+        super().__init__(message)
+        self.status = status
+        self.retry_after = retry_after
+
+
+class NetworkError(ServerError):
+    """The server cannot be reached at all (refused, unresolvable, no answer)."""
+
+
+class IntegrityError(PepsError):
+    """A downloaded file does not match what the catalogue announced."""
+
+    exit_status = ExitStatus.FAILED
+
+
+class JobFailed(PepsError):
+    """A MAJA job ended in ERROR or was CANCELED."""
+
+    exit_status = ExitStatus.JOB_FAILED
+
+
+class NotReady(PepsError):
+    """Something is not ready yet (on tape, job running): run again later."""
+
+    exit_status = ExitStatus.NOT_READY
+
+
+class JobNotLogged(PepsError):
+    """The server accepted a job but its log could not be written: never resubmit it."""
+
+
+class Busy(PepsError):
+    """Another run holds the lock."""
+
+    exit_status = ExitStatus.BUSY
+
+
+class StillStaging(NotReady):
+    """A download answered 202: the product is being staged from tape."""
+
+
+DOWNLOADED = "downloaded"
+
+
+EXISTING = "existing"
+
+
+ON_TAPE = "on tape"
+
+
+STAGING = "staging"
+
+
+ON_DISK = "on disk"
+
+
+FAILED = "failed"
+
+
+BUSY = "busy"
+
+
+VANISHED = "vanished"
+
+
+UNKNOWN = "unknown"
+
+
+# Several jobs or products: the exit status is the worst one, in this order (least bad first).
+EXIT_SEVERITY = (ExitStatus.OK, ExitStatus.NOT_READY, ExitStatus.BUSY, ExitStatus.SERVER_ERROR,
+                 ExitStatus.FAILED, ExitStatus.JOB_FAILED, ExitStatus.BAD_INPUT,
+                 ExitStatus.BAD_CREDENTIALS, ExitStatus.INTERRUPTED)
+
+
+def worst_status(statuses: Iterable[int]) -> ExitStatus:
+    """The worst of several exit statuses (``EXIT_SEVERITY``); OK when there are none."""
+    rank = {status: index for index, status in enumerate(EXIT_SEVERITY)}
+    found = [ExitStatus(s) for s in statuses]
+    return max(found, key=lambda s: rank.get(s, len(rank)), default=ExitStatus.OK)

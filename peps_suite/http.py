@@ -1,0 +1,348 @@
+"""HTTP: one session, one request helper, one place mapping answers to errors."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import os
+import random
+import re
+import threading
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import requests
+
+from .account import Credentials
+from .bodies import parse_json_body, parse_retry_after, summarize_error_body
+from .errors import BadCredentials, BadInput, NetworkError, PepsError, ServerError
+from .values import one_line
+from .version import __version__
+
+log = logging.getLogger("peps")
+
+
+DEFAULT_URL = "https://peps.cnes.fr"
+
+
+USER_AGENT = f"peps-suite/{__version__} (+https://github.com/peps-suite; python-requests)"
+
+
+CONNECT_TIMEOUT = 15.0
+
+
+READ_TIMEOUT = 60.0
+
+
+def error_message_of(response: requests.Response, limit: int = 65536) -> str:
+    """The human part of an error answer: JSON ErrorMessage, WPS ExceptionText, or page title."""
+    try:
+        raw = response.raw.read(limit, decode_content=True) if response.raw else b""
+    except Exception:  # noqa: BLE001  (the body of an error answer is best effort)
+        raw = b""
+    if not raw and response._content not in (False, None):  # already consumed
+        raw = response.content[:limit]
+    return summarize_error_body(raw, response.headers.get("Content-Type", ""))
+
+
+class Client:
+    """One HTTP session to one PEPS server, with timeouts, retries and error mapping.
+
+    ``request`` retries what is safe to repeat (``retry=True``: catalogue
+    queries, download GETs) on connection errors, timeouts, 5xx and 429,
+    honouring ``Retry-After``; a WPS execute is sent with ``retry=False``.
+    """
+
+    def __init__(
+        self,
+        base_url: str = DEFAULT_URL,
+        credentials: Credentials | None = None,
+        *,
+        insecure: bool = False,
+        timeout: float = READ_TIMEOUT,
+        retries: int = 5,
+        backoff: float = 1.0,
+        max_backoff: float = 60.0,
+    ) -> None:
+        self.base_url = normalize_base_url(base_url)
+        self.credentials = credentials
+        self.timeout = (CONNECT_TIMEOUT, float(timeout))
+        self.retries = retries
+        self.backoff = backoff
+        self.max_backoff = max_backoff
+        self.session = requests.Session()
+        # requests would otherwise add ~/.netrc credentials to any request sent without
+        # them, and let REQUESTS_CA_BUNDLE override verify=False: the suite decides both.
+        self.session.trust_env = False
+        self.session.headers["User-Agent"] = USER_AGENT
+        self.verify: bool | str = False if insecure else (ca_bundle_from_environment() or True)
+        if insecure:
+            log.warning("TLS certificates are NOT verified (--insecure): use only on a trusted network")
+        elif credentials is not None and sends_in_clear(self.base_url):
+            log.warning("%s is plain http: the account is sent in clear text; use https "
+                        "unless this network is trusted", origin_of(self.base_url))
+        self.cancelled = threading.Event()  # set on Ctrl-C: worker threads stop writing
+
+    def close(self) -> None:
+        self.session.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def endpoint(self, path: str) -> str:
+        """An endpoint of the server, from its base URL."""
+        return self.base_url + "/" + path.lstrip("/")
+
+    @property
+    def auth(self) -> tuple[bytes, bytes] | None:
+        if not self.credentials:
+            return None
+        # bytes: requests would encode str as Latin-1 and fail on other characters
+        return (self.credentials.user.encode("utf-8"), self.credentials.password.encode("utf-8"))
+
+    def require_credentials(self) -> None:
+        if self.credentials is None:
+            raise BadInput("this needs an account: pass -a FILE holding 'email password'")
+
+    def may_send_account(self, url: str) -> bool:
+        """The account goes to the --url server's host only (any port), and never in clear
+        text when --url is https: status and result URLs of PEPS may name another port."""
+        try:
+            target, base = urlsplit(url), urlsplit(self.base_url)
+        except ValueError:
+            return False
+        same_host = (target.hostname or "").rstrip(".").lower() == \
+            (base.hostname or "").rstrip(".").lower()
+        downgrade = base.scheme == "https" and target.scheme != "https"
+        return same_host and not downgrade
+
+    def pause(self, seconds: float) -> None:
+        """Wait before a retry; Ctrl-C (the ``cancelled`` event) ends the wait at once."""
+        if self.cancelled.wait(max(0.0, seconds)):
+            raise KeyboardInterrupt
+
+    def delay(self, attempt: int, retry_after: float | None = None) -> float:
+        """Exponential backoff with full jitter, or the server's Retry-After."""
+        if retry_after is not None:
+            return min(retry_after, self.max_backoff * 5)
+        ceiling = min(self.max_backoff, self.backoff * (2 ** attempt))
+        return random.uniform(ceiling / 2, ceiling)
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        what: str,
+        params: dict[str, Any] | None = None,
+        auth: bool = False,
+        retry: bool = True,
+        stream: bool = False,
+        headers: dict[str, str] | None = None,
+        accept: Iterable[int] = (200,),
+    ) -> requests.Response:
+        """Send one request (retried when safe) and return an accepted answer.
+
+        Statuses in ``accept`` are returned; 401/403 raise ``BadCredentials``;
+        429 and 5xx are retried then raise ``ServerError``; others raise
+        ``ServerError`` with the server's own message.
+        """
+        withheld = False
+        if auth:
+            self.require_credentials()
+            if not self.may_send_account(url):
+                # The account is for PEPS only: never sent to a host (or scheme) that
+                # a job log or a server answer names, whatever it is.
+                log.debug("%s: %s is not %s, the account is not sent", what, safe_url(url),
+                          self.base_url)
+                auth, withheld = False, True
+        accepted = set(accept)
+        attempt = 0
+        while True:
+            try:
+                response = self.session.request(
+                    method, url, params=params, headers=headers, stream=stream,
+                    timeout=self.timeout, auth=self.auth if auth else None,
+                    verify=self.verify, proxies=proxies_for(url),
+                )
+            except requests.exceptions.SSLError as exc:
+                host = urlsplit(url).hostname
+                if "CERTIFICATE_VERIFY_FAILED" in str(exc) and self.verify:
+                    raise ServerError(f"the TLS certificate of {host} cannot be verified: check "
+                                      "the URL, or pass --insecure if you trust this network"
+                                      ) from None
+                raise ServerError(f"no TLS connection with {host} ({describe_tls_error(exc)}): "
+                                  "does the server speak HTTPS at this address? (check the "
+                                  "URL's scheme and port)") from None
+            except (requests.exceptions.ConnectionError, requests.exceptions.Timeout,
+                    requests.exceptions.ChunkedEncodingError,
+                    requests.exceptions.ContentDecodingError) as exc:
+                if retry and attempt < self.retries:
+                    pause = self.delay(attempt)
+                    log.info("%s: %s; retrying in %.1f s (%d/%d)", what, describe_network_error(exc),
+                             pause, attempt + 1, self.retries)
+                    attempt += 1
+                    self.pause(pause)
+                    continue
+                raise NetworkError(f"{what}: {describe_network_error(exc)} ({origin_of(url)});"
+                                   " check the URL and your network, then try again") from None
+            except requests.exceptions.InvalidURL as exc:
+                raise BadInput(f"invalid URL {safe_url(url)}: "
+                               f"{one_line(str(exc).replace(url, safe_url(url)), 120)}") from None
+            except requests.exceptions.TooManyRedirects:
+                raise ServerError(f"{what}: the server redirects in a loop ({url})") from None
+            except requests.exceptions.RequestException as exc:  # e.g. redirected to ftp://
+                raise ServerError(f"{what}: unusable answer from the server "
+                                  f"({one_line(str(exc), 160)})") from None
+            if response.status_code in accepted:
+                return response
+            error = self.error_for(response, what, withheld)
+            response.close()
+            if isinstance(error, ServerError) and is_retriable(error.status) and retry \
+                    and attempt < self.retries:
+                pause = self.delay(attempt, error.retry_after)
+                log.info("%s: %s; retrying in %.1f s (%d/%d)", what, error, pause, attempt + 1,
+                         self.retries)
+                attempt += 1
+                self.pause(pause)
+                continue
+            raise error
+
+    def error_for(self, response: requests.Response, what: str,
+                  withheld: bool = False) -> PepsError:
+        """The one place that turns an unexpected HTTP answer into an exception."""
+        status = response.status_code
+        message = error_message_of(response)
+        if status in (401, 403) and (withheld or response.history) \
+                and "Authorization" not in response.request.headers:
+            # The account was not sent: a redirect, or a URL off the --url server.
+            asked = origin_of(response.history[0].url if response.history else response.url)
+            return ServerError(f"{what}: {origin_of(response.url)} asks for an account "
+                               f"({status}), but the password is only sent to "
+                               f"{origin_of(self.base_url)} (--url), never elsewhere"
+                               + (f" (redirected from {asked})" if response.history else ""),
+                               status)
+        if status in (401, 403):
+            source = self.credentials.source if self.credentials else "account file"
+            where = "your account file" if source.startswith("account file") else source
+            user = f" {self.credentials.user}" if self.credentials else ""
+            return BadCredentials(f"{what}: the server refused the account{user} ({status} "
+                                  f"{message}): check the e-mail and password in {where}")
+        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        if status == 429 or status >= 500:
+            return ServerError(f"{what}: server answered {status} ({message})", status, retry_after)
+        if 300 <= status < 400:
+            return ServerError(f"{what}: unexpected redirect {status} to "
+                               f"{response.headers.get('Location', '?')}", status)
+        if status == 400:
+            return BadInput(f"{what}: the server refused the request: {message}")
+        return ServerError(f"{what}: server answered {status} ({message})", status, retry_after)
+
+    def get_json(self, url: str, *, what: str, params: dict[str, Any] | None = None,
+                 auth: bool = False) -> Any:
+        """GET a JSON document (retried), with a clear error when it is not JSON."""
+        response = self.request("GET", url, what=what, params=params, auth=auth)
+        return parse_json_body(response.content, what, response.headers.get("Content-Type", ""))
+
+
+def is_retriable(status: int | None) -> bool:
+    return status is not None and (status == 429 or status >= 500)
+
+
+def describe_tls_error(exc: Exception) -> str:
+    match = re.search(r"\[SSL: ([A-Z_]+)\]", str(exc))
+    return match.group(1).lower().replace("_", " ") if match else "handshake failed"
+
+
+def describe_network_error(exc: Exception) -> str:
+    text = str(exc)
+    if isinstance(exc, requests.exceptions.Timeout) or "timed out" in text.lower():
+        return "no answer within the timeout"
+    if "Connection refused" in text:
+        return "connection refused"
+    if "Name or service not known" in text or "nodename nor servname" in text \
+            or "NameResolutionError" in text or "getaddrinfo" in text:
+        return "the server name cannot be resolved"
+    return f"network error ({exc.__class__.__name__})"
+
+
+def origin_of(url: str) -> str:
+    """``scheme://host:port`` of a URL (default ports made explicit), never its user info."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+    except ValueError:
+        return "?"
+    host = parts.hostname or ""
+    return f"{parts.scheme}://{f'[{host}]' if ':' in host else host}:{port}"
+
+
+def safe_url(url: str) -> str:
+    """A URL fit to print: any ``user:password@`` removed; an ``@`` in the query is kept.
+
+    A password may hold ``/`` or ``#`` unencoded, so everything up to the last ``@``
+    before the query goes (erring on the side of hiding).
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        scheme, rest = "", url
+    head, mark, query = rest.partition("?")
+    if "@" not in head:
+        return url
+    return f"{scheme}{sep}{head.rsplit('@', 1)[1]}{mark}{query}"
+
+
+def ca_bundle_from_environment() -> str | None:
+    """The CA bundle named by ``REQUESTS_CA_BUNDLE`` or ``CURL_CA_BUNDLE`` (as requests reads
+    them), read here because the session does not look at the environment."""
+    return os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or None
+
+
+def proxies_for(url: str) -> dict[str, str]:
+    """The proxies the environment sets for ``url`` (``https_proxy``, ``no_proxy``...)."""
+    return requests.utils.get_environ_proxies(url)
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def sends_in_clear(url: str) -> bool:
+    """An http URL to another machine: what is sent there can be read on the way."""
+    parts = urlsplit(url)
+    return parts.scheme == "http" and not is_loopback(parts.hostname or "")
+
+
+def normalize_base_url(url: str) -> str:
+    """Check and normalise ``--url``: scheme and host required, no trailing slash."""
+    value = str(url).strip()
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018  (raises ValueError for a port that is not a number)
+    except ValueError:
+        parts = urlsplit("")
+    if "@" in value:  # checked first, and never echoed: what precedes @ may be a password
+        raise BadInput("--url holds a user name or password: give the server only "
+                       "(e.g. https://peps.cnes.fr) and the account with -a FILE")
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise BadInput(f"--url: '{value}' is not an http(s) URL such as https://peps.cnes.fr")
+    return value.rstrip("/")
+
+
+def absolute_url(base: str, url: str, what: str) -> str:
+    """``url`` resolved against ``base``; ServerError when the server gave an unusable URL."""
+    try:
+        joined = urljoin(base, url)
+        urlsplit(joined).port  # noqa: B018  (ValueError on a malformed host or port)
+    except ValueError:
+        raise ServerError(f"the server gave an unusable {what} URL: {safe_url(url)!r}") from None
+    return joined

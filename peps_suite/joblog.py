@@ -1,0 +1,158 @@
+"""Job logs: one save/load pair (JSON with a format version, or the original tools' XML)."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import logging
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from .bodies import parse_xml
+from .errors import BadInput, JobNotLogged, PepsError
+from .files import read_user_file, write_atomic
+from .wps import WpsStatus, job_id_from_url, parse_wps_response
+
+log = logging.getLogger("peps")
+
+
+JOB_LOG_FORMAT = "peps-suite-job-log"
+
+
+JOB_LOG_VERSION = 1
+
+
+@dataclasses.dataclass
+class JobLog:
+    """A submitted WPS job, as saved by the process scripts."""
+
+    tool: str
+    job_id: str | None
+    status_url: str
+    server: str
+    inputs: dict[str, Any]
+    submitted: str = ""
+    raw_answer: str = ""
+    legacy: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {"format": JOB_LOG_FORMAT, "version": JOB_LOG_VERSION, "tool": self.tool,
+                "submitted": self.submitted, "server": self.server, "inputs": self.inputs,
+                "job_id": self.job_id, "status_url": self.status_url,
+                "raw_answer": self.raw_answer}
+
+
+def submitted_job_log(tool: str, status: WpsStatus, raw_answer: str, server: str,
+                      inputs: dict[str, Any]) -> JobLog:
+    """The log of a job the server has just accepted (stamped now, in UTC)."""
+    return JobLog(tool=tool, job_id=status.job_id, status_url=str(status.status_url), server=server,
+                  inputs=inputs,
+                  submitted=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                  raw_answer=raw_answer)
+
+
+def save_job_log(path: str | os.PathLike[str], job: JobLog) -> None:
+    """Write the job log atomically (JSON, with a format version)."""
+    write_atomic(path, json.dumps(job.to_json(), indent=2) + "\n")
+
+
+def load_job_log(path: str | os.PathLike[str]) -> JobLog:
+    """Read our JSON log, or the original tools' raw XML execute answer."""
+    path = Path(path)
+    text = read_user_file(path, f"job log {path}", "give the log written when the job was submitted")
+    if not text.strip():
+        raise BadInput(f"job log {path} is empty: the submission did not complete; "
+                       "check your jobs on the PEPS processing page")
+    if text.lstrip().startswith("{"):
+        return _job_log_from_json(text, path)
+    return _job_log_from_xml(text, path)
+
+
+def _job_log_from_json(text: str, path: Path) -> JobLog:
+    try:
+        data = json.loads(text)
+    except ValueError:
+        raise BadInput(f"job log {path} is damaged JSON: it cannot be used") from None
+    if not isinstance(data, dict) or data.get("format") != JOB_LOG_FORMAT:
+        raise BadInput(f"job log {path} is JSON but not a job log of this suite")
+    version = data.get("version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise BadInput(f"job log {path} has no valid format version: it is damaged and cannot "
+                       "be used")
+    if version > JOB_LOG_VERSION:
+        raise BadInput(f"job log {path} has format version {version}, which this version of "
+                       "the suite does not know: upgrade the suite")
+    status_url = data.get("status_url")
+    if not isinstance(status_url, str) or not status_url:
+        raise BadInput(f"job log {path} has no status URL: it cannot be used")
+    inputs = data.get("inputs") if isinstance(data.get("inputs"), dict) else {}
+    job_id = data.get("job_id")
+    return JobLog(tool=str(data.get("tool", "")),
+                  job_id=str(job_id) if job_id not in (None, "") else job_id_from_url(status_url),
+                  status_url=status_url, server=str(data.get("server", "")), inputs=inputs,
+        submitted=str(data.get("submitted", "")), raw_answer=str(data.get("raw_answer", "")))
+
+
+def _job_log_from_xml(text: str, path: Path) -> JobLog:
+    start = text.find("<wps:ExecuteResponse")
+    if start < 0:
+        start = text.find("ExecuteResponse")
+    if start < 0:
+        raise BadInput(f"job log {path} is neither a job log of this suite nor a WPS answer "
+                       "saved by the original tools")
+    root = parse_xml(text)
+    if root is not None:
+        try:
+            status = parse_wps_response(text, f"job log {path}")
+        except PepsError:
+            status = WpsStatus(state="unknown")
+        status_url = status.status_url
+        process = status.process
+    else:
+        # A damaged file: accept it only if the start tag with statusLocation is whole.
+        match = re.search(r'statusLocation="([^"]+)"[^<>]*>', text)
+        if not match:
+            raise BadInput(f"job log {path} is a truncated WPS answer without its status URL: "
+                           "it cannot be used; check your jobs on the PEPS processing page")
+        status_url, process = match.group(1), None
+    if not status_url:
+        raise BadInput(f"job log {path} is a WPS answer without a status URL (the submission "
+                       "was probably refused): it cannot be used")
+    return JobLog(tool=f"legacy {process or 'WPS'}", job_id=job_id_from_url(status_url),
+                  status_url=status_url, server="", inputs={}, raw_answer=text, legacy=True)
+
+
+def sidecar_path(log_path: Path, suffix: str) -> Path:
+    """``<log stem><suffix>`` beside the log (``x.log`` -> ``x.stat``), never the log itself."""
+    path = Path(log_path)
+    candidate = path.with_suffix(suffix) if path.suffix else path.with_name(path.name + suffix)
+    return candidate if candidate != path else path.with_name(path.name + suffix)
+
+
+def job_lock_path(log_path: Path) -> Path:
+    """The lock that one run holds on a job log (``<log>.lock``, removed by ``hold_lock``)."""
+    return Path(log_path).with_name(Path(log_path).name + ".lock")
+
+
+def save_submitted_log(log_path: Path, job: JobLog) -> None:
+    """Save the log of an accepted job; if that fails, the error still tells how to follow it."""
+    try:
+        save_job_log(log_path, job)
+    except OSError as exc:
+        raise JobNotLogged(f"job {job.job_id} was accepted, but its log {log_path} cannot be written "
+                        f"({exc.strerror or exc}). Do not submit again: its status URL is "
+                        f"{job.status_url}; write it in a log to follow it") from None
+
+
+def usable_job_log(path: Path) -> JobLog | None:
+    """The job log at ``path`` if there is a usable one (None when absent or unusable)."""
+    if not path.exists():
+        return None
+    try:
+        return load_job_log(path)
+    except BadInput as exc:
+        log.warning("%s; it is replaced by a new submission", exc)
+        return None

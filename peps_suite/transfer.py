@@ -1,0 +1,398 @@
+"""One download as a transaction: partial file, resume, hash, checks, fsync, rename; extraction."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import errno
+import hashlib
+import logging
+import os
+import queue
+import re
+import shutil
+import stat
+import tempfile
+import threading
+import zipfile
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import requests
+import urllib3
+
+from .errors import BadCredentials, IntegrityError, PepsError, ServerError, StillStaging
+from .files import fsync_file
+from .http import Client, describe_network_error, error_message_of, is_retriable
+from .progress import Progress
+from .values import human_size
+
+log = logging.getLogger("peps")
+
+
+CHUNK_SIZE = 1 << 20
+
+
+ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")
+
+
+# What reading a damaged or odd zip can raise (CRC, deflate stream, names, encryption...).
+ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, NotImplementedError,
+              RuntimeError, EOFError, ValueError, UnicodeError)
+
+
+PART_SUFFIX = ".part"
+
+
+def partial_path(final: Path) -> Path:
+    """Where a download is written until it is complete and checked."""
+    return final.with_name(final.name + PART_SUFFIX)
+
+
+CONTENT_RANGE_RE = re.compile(r"^\s*bytes\s+(\d+)-(\d+)/(\d+|\*)\s*$", re.I)
+
+
+def parse_content_range(value: str | None) -> tuple[int, int, int | None] | None:
+    """``bytes 10-99/100`` -> (10, 99, 100); None if malformed."""
+    match = CONTENT_RANGE_RE.match(value or "")
+    if not match:
+        return None
+    start, end, total = match.groups()
+    return int(start), int(end), None if total == "*" else int(total)
+
+
+class _Hasher:
+    """MD5 of a stream, computed in a worker thread so hashing overlaps the network.
+
+    hashlib releases the GIL on large buffers, so the hash of chunk N runs while
+    chunk N+1 is read and written. The queue is bounded: memory stays constant.
+    """
+
+    def __init__(self) -> None:
+        self.md5 = hashlib.md5()  # noqa: S324  (PEPS publishes MD5; not a security use)
+        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=8)
+        self._thread: threading.Thread | None = None
+
+    def update(self, data: bytes) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="peps-md5", daemon=True)
+            self._thread.start()
+        self._queue.put(data)
+
+    def _run(self) -> None:
+        while (item := self._queue.get()) is not None:
+            self.md5.update(item)
+
+    def close(self) -> None:
+        """Stop the worker (the digest so far stays readable)."""
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
+
+    def hexdigest(self) -> str:
+        self.close()
+        return self.md5.hexdigest().upper()
+
+
+def hash_file(path: Path, limit: int | None = None) -> tuple[_Hasher, int]:
+    """MD5 of the first ``limit`` bytes of a file (all when None)."""
+    hasher = _Hasher()
+    done = 0
+    with open(path, "rb") as handle:
+        while limit is None or done < limit:
+            block = handle.read(CHUNK_SIZE if limit is None else min(CHUNK_SIZE, limit - done))
+            if not block:
+                break
+            hasher.update(block)
+            done += len(block)
+    return hasher, done
+
+
+@dataclasses.dataclass
+class DownloadSpec:
+    """What to fetch and how to check it."""
+
+    url: str
+    dest: Path
+    label: str
+    size: int | None = None
+    md5: str | None = None
+    expect_zip: bool = True
+
+
+def download_file(client: Client, spec: DownloadSpec, progress: Progress | None = None,
+                  max_attempts: int | None = None, integrity_attempts: int = 3) -> Path:
+    """Fetch one file as a transaction: partial name, resume, checks, rename.
+
+    Raises ``StillStaging`` on 202, ``BadCredentials``, ``IntegrityError``
+    after ``integrity_attempts`` bad copies, ``ServerError`` when the retries
+    are used up. The final name appears only for a complete, checked file.
+    """
+    progress = progress or Progress(quiet=True)
+    part = partial_path(spec.dest)
+    max_attempts = max_attempts or client.retries + 1
+    for round_ in range(1, integrity_attempts + 1):
+        try:
+            digest = _fetch_into(client, spec, part, progress, max_attempts)
+            _check_complete(spec, part, digest)
+            fsync_file(part)  # on disk before it takes its final name (a power cut cannot undo it)
+        except IntegrityError as exc:
+            with contextlib.suppress(OSError):
+                part.unlink()
+            progress.finish(spec.label, ok=False)
+            if round_ == integrity_attempts:
+                raise IntegrityError(f"{exc}; gave up after {integrity_attempts} copies, "
+                                     "nothing kept") from None
+            log.warning("%s; downloading it again (%d/%d)", exc, round_ + 1, integrity_attempts)
+            continue
+        except OSError as exc:
+            progress.finish(spec.label, ok=False)
+            raise disk_error(exc, part) from None
+        except PepsError:
+            progress.finish(spec.label, ok=False)
+            raise
+        os.replace(part, spec.dest)
+        progress.finish(spec.label)
+        return spec.dest
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def disk_error(exc: OSError, part: Path) -> PepsError:
+    """A local write failure: remove the partial file when the disk is full."""
+    if exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+        with contextlib.suppress(OSError):
+            part.unlink()
+        return PepsError(f"cannot write {part.name} in {part.parent}: {exc.strerror}; "
+                         "free some space (the partial file was removed) and run again")
+    return PepsError(f"cannot write {part}: {exc.strerror or exc}; check the folder and its "
+                     "permissions")
+
+
+MAX_REFUSALS = 30  # "too many downloads" refusals waited out before giving up
+
+
+class _PartialFile:
+    """The bytes of a download so far: size on disk and MD5 of those bytes."""
+
+    def __init__(self, part: Path, spec: DownloadSpec, progress: Progress) -> None:
+        self.part, self.spec, self.progress = part, spec, progress
+        offset = part.stat().st_size if part.exists() else 0
+        if spec.size is not None and offset > spec.size:
+            part.unlink()
+            offset = 0
+        self.hasher, self.offset = hash_file(part) if offset else (_Hasher(), 0)
+        progress.start(spec.label, spec.size, self.offset)
+
+    def restart(self, reason: str) -> None:
+        """Throw the bytes away and start from zero."""
+        log.info("%s: %s; starting over", self.spec.label, reason)
+        self.hasher.close()
+        self.part.unlink(missing_ok=True)
+        self.progress.restart(self.spec.label, self.offset)
+        self.hasher, self.offset = _Hasher(), 0
+
+    def complete(self) -> bool:
+        return self.spec.size is not None and self.offset >= self.spec.size > 0
+
+
+def _fetch_into(client: Client, spec: DownloadSpec, part: Path, progress: Progress,
+                max_attempts: int) -> str:
+    """Fill ``part`` with the whole body, resuming after drops; return its MD5.
+
+    Retries (bounded by ``max_attempts``) cover connection errors, stalls, 5xx,
+    early ends and bad ranges; "too many downloads" (429) refusals are waited
+    out separately, up to ``MAX_REFUSALS`` times, honouring ``Retry-After``.
+    """
+    state = _PartialFile(part, spec, progress)
+    failures = refusals = 0
+
+    def retry_later(reason: str, retry_after: float | None = None,
+                    error: type[ServerError] = ServerError) -> None:
+        nonlocal failures
+        failures += 1
+        if failures >= max_attempts:
+            kept = f"; {human_size(state.offset)} kept in {part.name}, run again to resume" \
+                if state.offset else ""
+            raise error(f"download of {spec.label}: {reason} (after {failures} "
+                        f"attempts){kept}")
+        pause = client.delay(failures - 1, retry_after)
+        log.info("download of %s: %s; retrying in %.1f s (%d/%d)", spec.label, reason, pause,
+                 failures, max_attempts - 1)
+        client.pause(pause)
+
+    try:
+        while not state.complete():
+            if client.cancelled.is_set():
+                raise KeyboardInterrupt
+            headers = {"Range": f"bytes={state.offset}-"} if state.offset else None
+            try:
+                response = client.request(
+                    "GET", spec.url, what=f"download of {spec.label}", auth=True, retry=False,
+                    stream=True, headers=headers, accept=(200, 202, 206, 416),
+                )
+            except ServerError as exc:
+                if exc.status is not None and not is_retriable(exc.status):
+                    raise  # 401 off the --url server, 404...: asking again cannot help
+                if exc.status == 429 and refusals < MAX_REFUSALS:
+                    refusals += 1
+                    pause = client.delay(min(refusals, 6), exc.retry_after)
+                    log.info("download of %s: the server refuses more downloads now; waiting "
+                             "%.1f s", spec.label, pause)
+                    client.pause(pause)
+                    continue
+                retry_later(str(exc).split(": ", 1)[-1], exc.retry_after, type(exc))
+                continue
+            with response:
+                status = response.status_code
+                if status == 202:
+                    raise StillStaging(f"{spec.label} is being staged from tape")
+                if status == 416:
+                    state.restart("the server refused to resume")
+                    retry_later("byte range refused")
+                    continue
+                try:
+                    _reject_error_body(response, spec)
+                except ServerError as exc:
+                    retry_later(str(exc).split(": ", 1)[-1])
+                    continue
+                if status == 206:
+                    content_range = parse_content_range(response.headers.get("Content-Range"))
+                    if content_range is None or content_range[0] != state.offset or (
+                            spec.size is not None and content_range[2] not in (None, spec.size)):
+                        state.restart(f"unexpected Content-Range "
+                                      f"{response.headers.get('Content-Range')!r}")
+                        retry_later("unusable Content-Range")
+                        continue
+                elif state.offset:
+                    state.restart("the server ignored the resume request (200 instead of 206)")
+                if spec.size is None and status == 200:
+                    length = response.headers.get("Content-Length", "")
+                    spec.size = int(length) if length.isascii() and length.isdigit() else None
+                try:
+                    _stream_body(response, state, client.cancelled)
+                except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError,
+                        ConnectionError) as exc:
+                    retry_later(f"interrupted at {human_size(state.offset)} "
+                                f"({describe_network_error(exc)})")
+                    continue
+            if spec.size is None:
+                break
+            if not state.complete():
+                retry_later(f"the body ended early at {human_size(state.offset)} of "
+                            f"{human_size(spec.size)}")
+    finally:
+        state.hasher.close()
+    return state.hasher.hexdigest()
+
+
+def _iter_body(response: requests.Response) -> Iterator[bytes]:
+    """The body as it arrives: ``read1`` hands over what the socket has, so a drop
+    loses no received byte (``iter_content`` would drop a partly filled chunk)."""
+    read1 = getattr(response.raw, "read1", None)
+    if read1 is None or urllib3.__version__.startswith("1."):
+        yield from response.iter_content(CHUNK_SIZE)
+        return
+    while chunk := read1(CHUNK_SIZE, decode_content=True):
+        yield chunk
+
+
+def _stream_body(response: requests.Response, state: _PartialFile,
+                 cancelled: threading.Event) -> None:
+    """Append the body to the partial file, hashing as it goes."""
+    label = state.spec.label
+    with open(state.part, "ab") as handle:
+        for chunk in _iter_body(response):
+            if cancelled.is_set():
+                raise KeyboardInterrupt
+            handle.write(chunk)
+            state.hasher.update(chunk)
+            state.offset += len(chunk)
+            state.progress.advance(label, len(chunk))
+
+
+def _reject_error_body(response: requests.Response, spec: DownloadSpec) -> None:
+    """A JSON or HTML answer where a file was expected is an error, with its message."""
+    ctype = response.headers.get("Content-Type", "").lower()
+    if not spec.expect_zip:
+        return
+    if any(kind in ctype for kind in ("json", "html", "xml", "text/")):
+        message = error_message_of(response)
+        if "unauthori" in message.lower() or "password" in message.lower():
+            raise BadCredentials(f"download of {spec.label}: the server answered '{message}' "
+                                 "instead of the product: check your account file")
+        raise ServerError(f"download of {spec.label}: the server sent an error instead of the "
+                          f"product: {message}")
+
+
+def _check_complete(spec: DownloadSpec, part: Path, digest: str) -> None:
+    """Size, MD5 and zip signature of a finished partial file."""
+    size = part.stat().st_size
+    if spec.size is not None and size != spec.size:
+        raise IntegrityError(f"{spec.label}: got {size} bytes, expected {spec.size}")
+    if size == 0:
+        raise IntegrityError(f"{spec.label}: the server sent an empty file")
+    if spec.md5 and digest.upper() != spec.md5.upper():
+        raise IntegrityError(f"{spec.label}: MD5 {digest} does not match the catalogue's "
+                             f"{spec.md5.upper()}")
+    if spec.expect_zip:
+        with open(part, "rb") as handle:
+            head = handle.read(4)
+        if head not in ZIP_MAGICS:
+            raise IntegrityError(f"{spec.label}: the file received is not a zip archive")
+        if not spec.md5:  # no checksum published (MAJA results): check the zip's own CRCs
+            try:
+                with zipfile.ZipFile(part) as archive:
+                    bad = archive.testzip()
+            except ZIP_ERRORS as exc:
+                raise IntegrityError(f"{spec.label}: not a valid zip archive ({exc})") from None
+            if bad is not None:
+                raise IntegrityError(f"{spec.label}: the zip is damaged (member {bad!r} "
+                                     "fails its CRC check)")
+
+
+def extract_zip(zip_path: Path, write_dir: Path, name: str) -> Path:
+    """Unzip to ``<name>.SAFE`` through a temporary folder; remove the zip after success.
+
+    Entries that would land outside the folder (absolute paths, ``..``,
+    symbolic links) make the whole archive refused; nothing is extracted.
+    """
+    target = write_dir / f"{name}.SAFE"
+    tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".extracting", dir=write_dir))
+    try:
+        try:
+            with zipfile.ZipFile(zip_path) as archive:
+                for info in archive.infolist():
+                    check_zip_member(info, zip_path.name)
+                archive.extractall(tmp)
+        except ZIP_ERRORS as exc:
+            zip_path.unlink(missing_ok=True)
+            raise IntegrityError(f"{zip_path.name} is not a valid zip ({exc}); removed, run "
+                                 "again to download it again") from None
+        entries = list(tmp.iterdir())
+        inner = tmp / f"{name}.SAFE"
+        source = inner if entries == [inner] and inner.is_dir() else tmp
+        os.replace(source, target)
+    except OSError as exc:
+        # The zip is complete and checked: keep it; only the half-made folder goes.
+        raise PepsError(f"cannot extract {zip_path.name} in {write_dir}: "
+                        f"{exc.strerror or exc}; the zip is kept (free some space and run "
+                        "again to extract it, or unzip it yourself)") from None
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    zip_path.unlink(missing_ok=True)
+    return target
+
+
+def check_zip_member(info: zipfile.ZipInfo, archive: str) -> None:
+    """Refuse a member that would escape the extraction folder."""
+    name = info.filename.replace("\\", "/")
+    parts = [p for p in name.split("/") if p not in ("", ".")]
+    unix_mode = info.external_attr >> 16
+    if name.startswith("/") or re.match(r"^[A-Za-z]:", name) or ".." in parts or not parts:
+        raise IntegrityError(f"{archive} holds an unsafe entry {info.filename!r} (outside the "
+                             "target folder): refused, nothing extracted")
+    if stat.S_ISLNK(unix_mode):
+        raise IntegrityError(f"{archive} holds a symbolic link {info.filename!r}: refused, "
+                             "nothing extracted")
