@@ -12,6 +12,7 @@ LAYERS = (
     "files",      # atomic writes, locks, the write folder
     "account",    # the account: file, environment, netrc
     "bodies",     # what an answer body says: JSON, WPS XML, Retry-After
+    "geodes_stac",  # GEODES's STAC protocol as pure functions: collections, bodies, items
     "http",       # the Client: one session, retries, one mapping of answers to errors
     "catalogue",  # products, queries, paging, lookup, staging (PEPS resto)
     "places",     # tile, place, point, rectangle, GeoJSON shape

@@ -19,7 +19,7 @@ Conventions of this module:
 - Bad input raises :class:`GeodesQueryError`, an unusable answer
   :class:`GeodesAnswerError`; both are ``ValueError`` with a one-line message.
 
-The module logs through ``logging.getLogger(__name__)`` and never prints.
+The module logs through ``logging.getLogger("peps")`` and never prints.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from typing import Any
 
 from dateutil import parser as date_parser
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("peps")
 
 # --------------------------------------------------------------------------
 # Service constants
