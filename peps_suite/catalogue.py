@@ -10,7 +10,7 @@ from typing import Any
 
 from .bodies import parse_json_body
 from .errors import UNKNOWN, VANISHED, BadInput, ServerError
-from .http import Client
+from .http import Client, error_message_of
 from .values import S2_ORBIT_RE, format_date, format_table, human_size, relative_orbit_s1
 
 log = logging.getLogger("peps")
@@ -287,14 +287,20 @@ def search(client: Client, query: SearchQuery, limit: int | None = None) -> Sear
 
 
 def lookup_product(client: Client, product: Product) -> Product | None:
-    """The product's current catalogue record (None when it no longer exists)."""
+    """The product's current catalogue record (None when it no longer exists).
+
+    Only a 404 or an empty answer means "no longer there"; any other refusal (a 400
+    included) is a ServerError of that product, never taken for a vanished product.
+    """
     url = client.endpoint(f"/resto/collections/{product.collection}/{product.id}.json")
-    try:
-        response = client.request("GET", url, what=f"catalogue lookup of {product.name}",
-                                  accept=(200, 404))
-    except BadInput:
-        return None
+    what = f"catalogue lookup of {product.name}"
+    response = client.request("GET", url, what=what, accept=(200, 400, 404))
+    if response.status_code == 400:
+        message = error_message_of(response)
+        response.close()
+        raise ServerError(f"the server refused it (400 {message})", 400, what=what)
     if response.status_code == 404:
+        response.close()
         return None
     feature = parse_json_body(response.content, f"catalogue lookup of {product.name}")
     if isinstance(feature, dict) and feature.get("type") == "FeatureCollection":
@@ -345,7 +351,12 @@ def resolve_entries(client: Client, entries: list[dict[str, str]]) -> SearchResu
         if entry["id"]:
             stub = Product(entry["name"], entry["id"], entry["collection"], "", None, None, None,
                            "unknown", None, "", {})
-            fresh = lookup_product(client, stub)
+            try:
+                fresh = lookup_product(client, stub)
+            except ServerError as exc:
+                if exc.status != 400:
+                    raise
+                log.info("%s; looking it up by name instead", exc)  # a stale or foreign id
         if fresh is None or fresh.name != entry["name"]:
             found = list(iter_search(client, entry["collection"],
                                      {"identifier": entry["name"]}, page_size=10))

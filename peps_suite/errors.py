@@ -43,8 +43,14 @@ class ServerError(PepsError):
 
     exit_status = ExitStatus.SERVER_ERROR
 
-    def __init__(self, message: str, status: int | None = None, retry_after: float | None = None):
-        super().__init__(message)
+    def __init__(self, message: str, status: int | None = None, retry_after: float | None = None,
+                 *, what: str | None = None):
+        """``what`` was being done (``catalogue search (S2ST, page 1)``), ``message`` what went
+        wrong: the text is ``what: message``, and ``detail`` is the message alone (for a
+        caller that names the action itself, so no prefix is ever repeated)."""
+        super().__init__(f"{what}: {message}" if what else message)
+        self.what = what
+        self.detail = message
         self.status = status
         self.retry_after = retry_after
 
@@ -112,8 +118,12 @@ VANISHED = "vanished"
 UNKNOWN = "unknown"
 
 
-# Several jobs or products: the exit status is the worst one, in this order (least bad first).
-EXIT_SEVERITY = (ExitStatus.OK, ExitStatus.NOT_READY, ExitStatus.BUSY, ExitStatus.SERVER_ERROR,
+# The one order between outcomes (least bad first): when products, results or jobs end
+# differently, the exit status is the worst of them (``worst_status``). What asks more of the
+# user ranks higher: "busy" (another run is doing that work) below "not ready" (this work still
+# needs a later run), below a server failure, below a product that could not be fetched, below
+# a failed job, below a wrong input or account. README.md, "Exit statuses", documents it.
+EXIT_SEVERITY = (ExitStatus.OK, ExitStatus.BUSY, ExitStatus.NOT_READY, ExitStatus.SERVER_ERROR,
                  ExitStatus.FAILED, ExitStatus.JOB_FAILED, ExitStatus.BAD_INPUT,
                  ExitStatus.BAD_CREDENTIALS, ExitStatus.INTERRUPTED)
 

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from pathlib import Path
+from typing import Any
 
 from . import values
 from .catalogue import STAGING_MODES, TAPE_MODES, Product, download_url_of, lookup_product, request_staging
@@ -25,11 +30,12 @@ from .errors import (
     PepsError,
     ServerError,
     StillStaging,
+    worst_status,
 )
-from .files import check_write_dir, hold_lock
+from .files import HeldLocks, check_write_dir, hold_lock, run_to_the_end
 from .http import Client
 from .progress import Progress
-from .transfer import DownloadSpec, download_file, extract_zip
+from .transfer import DownloadSpec, LiveTransfers, download_file, extract_zip
 from .values import human_duration, one_line
 
 log = logging.getLogger("peps")
@@ -53,23 +59,98 @@ def existing_copy(write_dir: Path, name: str) -> Path | None:
 
 
 def fetch_one(client: Client, spec: DownloadSpec, progress: Progress | None = None,
-              extract_as: str | None = None) -> str:
-    """Download one file under a lock; DOWNLOADED, or EXISTING if another run got it first."""
+              extract_as: str | None = None, live: LiveTransfers | None = None,
+              locks: HeldLocks | None = None) -> str:
+    """Download one file under a lock; DOWNLOADED, or EXISTING if another run got it first.
+
+    ``live`` and ``locks`` let the main thread cut the transfer and release the lock
+    on Ctrl-C (see ``stop_workers``).
+    """
     lock = spec.dest.with_name(spec.dest.name + ".lock")
     # Another run fetching the same file: wait for it, then find the file there.
-    with hold_lock(lock, spec.label, wait=client.cancelled):
+    with hold_lock(lock, spec.label, wait=client.cancelled, held=locks):
         if extract_as:
             if (spec.dest.parent / f"{extract_as}.SAFE").exists():
                 return EXISTING
             if spec.dest.exists():  # checked earlier, its extraction did not happen
-                extract_zip(spec.dest, spec.dest.parent, extract_as)
+                extract_zip(spec.dest, spec.dest.parent, extract_as, client.cancelled)
                 return EXISTING
         elif spec.dest.exists():
             return EXISTING
-        download_file(client, spec, progress)
+        download_file(client, spec, progress, live=live)
         if extract_as:
-            extract_zip(spec.dest, spec.dest.parent, extract_as)
+            extract_zip(spec.dest, spec.dest.parent, extract_as, client.cancelled)
     return DOWNLOADED
+
+
+class Workers:
+    """A bounded pool of daemon threads running downloads, handing back Futures.
+
+    Unlike ``ThreadPoolExecutor``, whose threads the interpreter joins at exit, a
+    worker stuck on a silent server cannot keep a stopped run alive: after Ctrl-C
+    the main thread waits for the workers a bounded time only (``stop_workers``).
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = max(1, int(size))
+        self._queue: queue.SimpleQueue[tuple[Future[Any], Callable[..., Any], tuple[Any, ...]]
+                                       | None] = queue.SimpleQueue()
+        self._threads: list[threading.Thread] = []
+
+    def submit(self, function: Callable[..., Any], *args: Any) -> Future[Any]:
+        future: Future[Any] = Future()
+        self._queue.put((future, function, args))
+        if len(self._threads) < self.size:
+            thread = threading.Thread(target=self._work, daemon=True,
+                                      name=f"peps-download-{len(self._threads) + 1}")
+            thread.start()
+            self._threads.append(thread)
+        return future
+
+    def _work(self) -> None:
+        while (item := self._queue.get()) is not None:
+            future, function, args = item
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                result = function(*args)
+            except BaseException as exc:  # noqa: BLE001  (handed over to whoever reads the future)
+                future.set_exception(exc)
+            else:
+                future.set_result(result)
+
+    def shutdown(self, timeout: float | None = None) -> None:
+        """Let the workers end once the queue is empty, waiting ``timeout`` seconds at most."""
+        for _ in self._threads:
+            self._queue.put(None)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+
+
+STOP_WAIT = 1.0  # seconds the workers get to end after Ctrl-C before the main thread goes on
+
+
+def stop_workers(client: Client, pool: Workers, live: LiveTransfers, locks: HeldLocks,
+                 futures: Iterable[Future[Any]]) -> None:
+    """Stop every download now (Ctrl-C, or a refused account): nothing new starts, the
+    transfers in flight are cut (their ``.part`` files stay for the next run), the
+    workers get ``STOP_WAIT`` seconds, then the locks they still hold are released.
+
+    Runs to its end even when Ctrl-C is pressed again meanwhile.
+    """
+    deadline = time.monotonic() + STOP_WAIT
+    pending = list(futures)
+
+    def step() -> None:
+        client.cancelled.set()
+        for future in pending:
+            future.cancel()
+        live.stop()
+        pool.shutdown(timeout=max(0.0, deadline - time.monotonic()))
+        locks.release_all()
+
+    run_to_the_end(step)
 
 
 @dataclasses.dataclass
@@ -115,19 +196,23 @@ class FetchResult:
                 parts.append(f"{self.count(extra)} {label}")
         return "Summary: " + ", ".join(parts)
 
+    def outcome(self, name: str) -> ExitStatus:
+        """What one product's status means as an exit status. A failure is the server's
+        (4) or the account's (3) when its error says so, else the product's own (1): never
+        "bad input", whatever the error (the user's input was fine)."""
+        status, error = self.statuses[name], self.errors.get(name)
+        if status == FAILED and isinstance(error, (BadCredentials, ServerError)):
+            return error.exit_status
+        return OUTCOMES.get(status, ExitStatus.FAILED)
+
     def exit_status(self) -> ExitStatus:
-        """The worst outcome decides."""
-        if any(isinstance(e, BadCredentials) for e in self.errors.values()):
-            return ExitStatus.BAD_CREDENTIALS
-        if self.count(FAILED) or self.count(VANISHED) or self.count(UNKNOWN):
-            if all(isinstance(e, ServerError) for e in self.errors.values()) and self.errors:
-                return ExitStatus.SERVER_ERROR
-            return ExitStatus.FAILED
-        if self.count(ON_TAPE) or self.count(STAGING):
-            return ExitStatus.NOT_READY
-        if self.count(BUSY):
-            return ExitStatus.BUSY
-        return ExitStatus.OK
+        """The worst outcome of the products, in the one order (``errors.EXIT_SEVERITY``)."""
+        return worst_status(self.outcome(name) for name in self.statuses)
+
+
+OUTCOMES = {DOWNLOADED: ExitStatus.OK, EXISTING: ExitStatus.OK, ON_TAPE: ExitStatus.NOT_READY,
+            STAGING: ExitStatus.NOT_READY, BUSY: ExitStatus.BUSY, FAILED: ExitStatus.FAILED,
+            VANISHED: ExitStatus.FAILED, UNKNOWN: ExitStatus.FAILED}
 
 
 class Fetcher:
@@ -153,24 +238,26 @@ class Fetcher:
         self.futures: dict[Future[str], Product] = {}
         self.unreachable: NetworkError | None = None
         self.counted: set[str] = set()  # products whose size is in the progress total
+        self.live = LiveTransfers()  # cut by the main thread on Ctrl-C
+        self.locks = HeldLocks()  # released by the main thread for workers that cannot
 
     def run(self, products: list[Product]) -> FetchResult:
         check_write_dir(self.write_dir)
-        pool = ThreadPoolExecutor(self.parallel, thread_name_prefix="peps-download")
-        self.pool = pool
+        self.client.cancelled.clear()  # a client stopped by an earlier Ctrl-C works again
+        self.pool = Workers(self.parallel)
         try:
             for product in products:
                 self._triage(product)
             self._stage_all()
             self._loop()
+            wait(list(self.futures))  # downloads still running after the last round
+            self.pool.shutdown()
+            self._collect(block=True)
         except BaseException:
-            self.client.cancelled.set()
-            pool.shutdown(wait=True, cancel_futures=True)
-            self.progress.clear()
+            stop_workers(self.client, self.pool, self.live, self.locks, self.futures)
             raise
-        pool.shutdown(wait=True)
-        self.progress.clear()
-        self._collect(block=True)
+        finally:
+            self.progress.clear()
         for name, product in self.waiting.items():
             self.result.statuses[name] = STAGING if product.storage == "staging" else ON_TAPE
         return self.result
@@ -197,12 +284,33 @@ class Fetcher:
         spec = DownloadSpec(download_url_of(product), self.write_dir / product.zip_name,
                             product.name, product.size, product.checksum)
         return fetch_one(self.client, spec, self.progress,
-                         extract_as=product.name if self.extract else None)
+                         extract_as=product.name if self.extract else None, live=self.live,
+                         locks=self.locks)
+
+    def _own_failure(self, name: str, step: Callable[..., None], *args: Any) -> None:
+        """Run one product's staging or lookup step; its failure is that product's only.
+
+        A refused account stops everything; an unreachable server gives up the rest
+        (``_give_up``, at the next turn of the loop).
+        """
+        try:
+            step(*args)
+        except BadCredentials:
+            raise
+        except Exception as exc:  # noqa: BLE001  (one product's surprise must not stop the others)
+            error = exc if isinstance(exc, PepsError) else unexpected(exc)
+            log.error("%s: %s", name, error)
+            self.waiting.pop(name, None)
+            self.result.fail(name, error)
+            if isinstance(error, NetworkError):
+                self.unreachable = error
 
     def _stage_all(self) -> None:
         for product in list(self.waiting.values()):
+            if self.unreachable:
+                return
             if product.storage in TAPE_MODES:
-                self._stage(product)
+                self._own_failure(product.name, self._stage, product)
 
     def _stage(self, product: Product) -> None:
         if request_staging(self.client, product):
@@ -257,24 +365,30 @@ class Fetcher:
 
     def _requery(self) -> None:
         for name, product in list(self.waiting.items()):
-            fresh = lookup_product(self.client, product)
-            if fresh is None:
-                log.warning("%s is no longer in the catalogue", name)
-                del self.waiting[name]
-                self.result.statuses[name] = VANISHED
-            elif fresh.storage in TAPE_MODES:
-                self.waiting[name] = fresh
-                self._stage(fresh)
-            elif fresh.storage in STAGING_MODES:
-                self.waiting[name] = fresh
-            elif fresh.storage == "unknown":
-                log.warning("%s now has storage 'unknown' and cannot be downloaded "
-                            "(please tell the PEPS team)", name)
-                del self.waiting[name]
-                self.result.statuses[name] = UNKNOWN
-            else:
-                del self.waiting[name]
-                self._submit(fresh)
+            if self.unreachable:
+                return
+            self._own_failure(name, self._recheck, name, product)
+
+    def _recheck(self, name: str, product: Product) -> None:
+        """Look a waiting product up again: still on tape, on disk now, or gone."""
+        fresh = lookup_product(self.client, product)
+        if fresh is None:
+            log.warning("%s is no longer in the catalogue", name)
+            del self.waiting[name]
+            self.result.statuses[name] = VANISHED
+        elif fresh.storage in TAPE_MODES:
+            self.waiting[name] = fresh
+            self._stage(fresh)
+        elif fresh.storage in STAGING_MODES:
+            self.waiting[name] = fresh
+        elif fresh.storage == "unknown":
+            log.warning("%s now has storage 'unknown' and cannot be downloaded "
+                        "(please tell the PEPS team)", name)
+            del self.waiting[name]
+            self.result.statuses[name] = UNKNOWN
+        else:
+            del self.waiting[name]
+            self._submit(fresh)
 
 
 def fetch_files(client: Client, specs: list[DownloadSpec], parallel: int = DEFAULT_PARALLEL,
@@ -282,8 +396,9 @@ def fetch_files(client: Client, specs: list[DownloadSpec], parallel: int = DEFAU
     """Download plain files (MAJA results) with the shared engine, ``parallel`` at once.
 
     Files already at their final name are EXISTING; each is fetched under a
-    lock, resumed, retried and checked like a product.
+    lock, resumed, retried and checked like a product; Ctrl-C stops as in ``Fetcher``.
     """
+    client.cancelled.clear()  # a client stopped by an earlier Ctrl-C works again
     result = FetchResult({}, {})
     progress = progress or Progress(quiet=True)
     todo = []
@@ -293,18 +408,20 @@ def fetch_files(client: Client, specs: list[DownloadSpec], parallel: int = DEFAU
         else:
             progress.add_total(spec.size)
             todo.append(spec)
-    with ThreadPoolExecutor(max(1, parallel), thread_name_prefix="peps-download") as pool:
-        futures = {pool.submit(fetch_one, client, spec, progress): spec for spec in todo}
-        try:
-            for future, spec in futures.items():
-                error = result.settle(spec.label, future)
-                if isinstance(error, StillStaging):
-                    result.statuses[spec.label] = STAGING
-                    result.errors[spec.label] = error
-        except BaseException:
-            client.cancelled.set()
-            pool.shutdown(wait=True, cancel_futures=True)
-            raise
-        finally:
-            progress.clear()
+    pool, live, locks = Workers(parallel), LiveTransfers(), HeldLocks()
+    futures: dict[Future[str], DownloadSpec] = {}
+    try:
+        for spec in todo:
+            futures[pool.submit(fetch_one, client, spec, progress, None, live, locks)] = spec
+        for future, spec in futures.items():
+            error = result.settle(spec.label, future)
+            if isinstance(error, StillStaging):
+                result.statuses[spec.label] = STAGING
+                result.errors[spec.label] = error
+        pool.shutdown()
+    except BaseException:
+        stop_workers(client, pool, live, locks, futures)
+        raise
+    finally:
+        progress.clear()
     return result

@@ -46,6 +46,27 @@ def error_message_of(response: requests.Response, limit: int = 65536) -> str:
     return summarize_error_body(raw, response.headers.get("Content-Type", ""))
 
 
+class Retries:
+    """The one retry policy, for requests and downloads alike: at most ``limit`` more
+    attempts, each after a pause (exponential back-off with jitter, or the server's
+    ``Retry-After``) that Ctrl-C ends at once."""
+
+    def __init__(self, client: Client, what: str, limit: int) -> None:
+        self.client, self.what, self.limit = client, what, limit
+        self.failures = 0
+
+    def again(self, reason: str, retry_after: float | None = None) -> bool:
+        """Wait, then True for another attempt; False when the attempts are spent."""
+        if self.failures >= self.limit:
+            return False
+        pause = self.client.delay(self.failures, retry_after)
+        self.failures += 1
+        log.info("%s: %s; retrying in %.1f s (%d/%d)", self.what, reason, pause, self.failures,
+                 self.limit)
+        self.client.pause(pause)
+        return True
+
+
 class Client:
     """One HTTP session to one PEPS server, with timeouts, retries and error mapping.
 
@@ -161,56 +182,58 @@ class Client:
                           self.base_url)
                 auth, withheld = False, True
         accepted = set(accept)
-        attempt = 0
+        retries = Retries(self, what, self.retries if retry else 0)
         while True:
             try:
-                response = self.session.request(
-                    method, url, params=params, headers=headers, stream=stream,
-                    timeout=self.timeout, auth=self.auth if auth else None,
-                    verify=self.verify, proxies=proxies_for(url),
-                )
-            except requests.exceptions.SSLError as exc:
-                host = urlsplit(url).hostname
-                if "CERTIFICATE_VERIFY_FAILED" in str(exc) and self.verify:
-                    raise ServerError(f"the TLS certificate of {host} cannot be verified: check "
-                                      "the URL, or pass --insecure if you trust this network"
-                                      ) from None
-                raise ServerError(f"no TLS connection with {host} ({describe_tls_error(exc)}): "
-                                  "does the server speak HTTPS at this address? (check the "
-                                  "URL's scheme and port)") from None
-            except (requests.exceptions.ConnectionError, requests.exceptions.Timeout,
-                    requests.exceptions.ChunkedEncodingError,
-                    requests.exceptions.ContentDecodingError) as exc:
-                if retry and attempt < self.retries:
-                    pause = self.delay(attempt)
-                    log.info("%s: %s; retrying in %.1f s (%d/%d)", what, describe_network_error(exc),
-                             pause, attempt + 1, self.retries)
-                    attempt += 1
-                    self.pause(pause)
+                response = self.send(method, url, what=what, params=params, headers=headers,
+                                     stream=stream, auth=auth)
+            except NetworkError as exc:
+                if retries.again(exc.detail):
                     continue
-                raise NetworkError(f"{what}: {describe_network_error(exc)} ({origin_of(url)});"
-                                   " check the URL and your network, then try again") from None
-            except requests.exceptions.InvalidURL as exc:
-                raise BadInput(f"invalid URL {safe_url(url)}: "
-                               f"{one_line(str(exc).replace(url, safe_url(url)), 120)}") from None
-            except requests.exceptions.TooManyRedirects:
-                raise ServerError(f"{what}: the server redirects in a loop ({url})") from None
-            except requests.exceptions.RequestException as exc:  # e.g. redirected to ftp://
-                raise ServerError(f"{what}: unusable answer from the server "
-                                  f"({one_line(str(exc), 160)})") from None
+                raise NetworkError(f"{exc.detail}; check the URL and your network, then try again",
+                                   what=what) from None
             if response.status_code in accepted:
                 return response
             error = self.error_for(response, what, withheld)
             response.close()
-            if isinstance(error, ServerError) and is_retriable(error.status) and retry \
-                    and attempt < self.retries:
-                pause = self.delay(attempt, error.retry_after)
-                log.info("%s: %s; retrying in %.1f s (%d/%d)", what, error, pause, attempt + 1,
-                         self.retries)
-                attempt += 1
-                self.pause(pause)
+            if isinstance(error, ServerError) and is_retriable(error.status) \
+                    and retries.again(error.detail, error.retry_after):
                 continue
             raise error
+
+    def send(self, method: str, url: str, *, what: str, params: dict[str, Any] | None = None,
+             headers: dict[str, str] | None = None, stream: bool = False,
+             auth: bool = False) -> requests.Response:
+        """One request on the wire, whatever its answer; what fails below HTTP raises:
+        ``NetworkError`` (worth another try), ``ServerError`` or ``BadInput`` (not)."""
+        try:
+            return self.session.request(
+                method, url, params=params, headers=headers, stream=stream,
+                timeout=self.timeout, auth=self.auth if auth else None,
+                verify=self.verify, proxies=proxies_for(url),
+            )
+        except requests.exceptions.SSLError as exc:
+            host = urlsplit(url).hostname
+            if "CERTIFICATE_VERIFY_FAILED" in str(exc) and self.verify:
+                raise ServerError(f"the TLS certificate of {host} cannot be verified: check "
+                                  "the URL, or pass --insecure if you trust this network"
+                                  ) from None
+            raise ServerError(f"no TLS connection with {host} ({describe_tls_error(exc)}): "
+                              "does the server speak HTTPS at this address? (check the "
+                              "URL's scheme and port)") from None
+        except (requests.exceptions.ConnectionError, requests.exceptions.Timeout,
+                requests.exceptions.ChunkedEncodingError,
+                requests.exceptions.ContentDecodingError) as exc:
+            raise NetworkError(f"{describe_network_error(exc)} ({origin_of(url)})",
+                               what=what) from None
+        except requests.exceptions.InvalidURL as exc:
+            raise BadInput(f"invalid URL {safe_url(url)}: "
+                           f"{one_line(str(exc).replace(url, safe_url(url)), 120)}") from None
+        except requests.exceptions.TooManyRedirects:
+            raise ServerError(f"the server redirects in a loop ({url})", what=what) from None
+        except requests.exceptions.RequestException as exc:  # e.g. redirected to ftp://
+            raise ServerError(f"unusable answer from the server ({one_line(str(exc), 160)})",
+                              what=what) from None
 
     def error_for(self, response: requests.Response, what: str,
                   withheld: bool = False) -> PepsError:
@@ -234,13 +257,13 @@ class Client:
                                   f"{message}): check the e-mail and password in {where}")
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
         if status == 429 or status >= 500:
-            return ServerError(f"{what}: server answered {status} ({message})", status, retry_after)
+            return ServerError(f"server answered {status} ({message})", status, retry_after, what=what)
         if 300 <= status < 400:
-            return ServerError(f"{what}: unexpected redirect {status} to "
-                               f"{response.headers.get('Location', '?')}", status)
+            return ServerError(f"unexpected redirect {status} to "
+                               f"{response.headers.get('Location', '?')}", status, what=what)
         if status == 400:
             return BadInput(f"{what}: the server refused the request: {message}")
-        return ServerError(f"{what}: server answered {status} ({message})", status, retry_after)
+        return ServerError(f"server answered {status} ({message})", status, retry_after, what=what)
 
     def get_json(self, url: str, *, what: str, params: dict[str, Any] | None = None,
                  auth: bool = False) -> Any:

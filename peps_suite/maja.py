@@ -12,10 +12,8 @@ from urllib.parse import urlsplit
 from .catalogue import Product
 from .errors import (
     BUSY,
-    DOWNLOADED,
     EXISTING,
     FAILED,
-    STAGING,
     BadCredentials,
     BadInput,
     Busy,
@@ -273,10 +271,6 @@ def check_maja_product(client: Client, name: str, write_dir: Path,
 ALREADY_THERE = "already there"
 
 
-FETCH_OUTCOMES = {DOWNLOADED: ExitStatus.OK, EXISTING: ExitStatus.OK, BUSY: ExitStatus.BUSY,
-                  STAGING: ExitStatus.NOT_READY}
-
-
 FETCH_LABELS = {EXISTING: ALREADY_THERE, FAILED: "download failed"}
 
 
@@ -314,8 +308,7 @@ def merge_downloads(owners: dict[str, MajaRow], fetched: FetchResult) -> None:
     seen: dict[int, list[tuple[ExitStatus, str]]] = {}
     for label, status in fetched.statuses.items():
         row, error = owners[label], fetched.errors.get(label)
-        outcome = error.exit_status if error is not None and status == FAILED \
-            else FETCH_OUTCOMES.get(status, ExitStatus.FAILED)
+        outcome = fetched.outcome(label)  # the one mapping, ranked by worst_status
         results = seen.setdefault(id(row), [])
         results.append((outcome, FETCH_LABELS.get(status, status)))
         row.outcome = worst_status(result for result, _ in results)

@@ -10,9 +10,10 @@ import logging
 import os
 import queue
 import re
+import secrets
 import shutil
+import socket
 import stat
-import tempfile
 import threading
 import zipfile
 import zlib
@@ -23,7 +24,7 @@ import requests
 import urllib3
 
 from .errors import BadCredentials, IntegrityError, PepsError, ServerError, StillStaging
-from .files import fsync_file
+from .files import fsync_dir, fsync_file
 from .http import Client, describe_network_error, error_message_of, is_retriable
 from .progress import Progress
 from .values import human_size
@@ -110,6 +111,57 @@ def hash_file(path: Path, limit: int | None = None) -> tuple[_Hasher, int]:
     return hasher, done
 
 
+class LiveTransfers:
+    """The responses a run's worker threads are reading, so that Ctrl-C can cut them.
+
+    A read blocked on a silent server only returns when data comes or the timeout
+    passes; ``stop`` (called by the main thread) shuts the sockets down, which ends
+    such a read at once, and refuses every response registered after it.
+    """
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._responses: set[requests.Response] = set()
+        self.stopped = False
+
+    @contextlib.contextmanager
+    def reading(self, response: requests.Response) -> Iterator[None]:
+        with self._guard:
+            refused = self.stopped
+            if not refused:
+                self._responses.add(response)
+        if refused:
+            _shut_down(response)
+            raise KeyboardInterrupt
+        try:
+            yield
+        finally:
+            with self._guard:
+                self._responses.discard(response)
+
+    def stop(self) -> None:
+        with self._guard:
+            self.stopped = True
+            responses = list(self._responses)
+        for response in responses:
+            _shut_down(response)
+
+
+def _shut_down(response: requests.Response) -> None:
+    """End any read on the response's connection, from any thread (closing the socket
+    would not wake a thread blocked in recv; shutting it down does)."""
+    raw = response.raw
+    sock = getattr(getattr(raw, "connection", None), "sock", None)
+    if sock is None:  # through http.client's file object
+        fp = getattr(getattr(raw, "_fp", None), "fp", None)
+        sock = getattr(getattr(fp, "raw", None), "_sock", None)
+    if isinstance(sock, socket.socket):
+        with contextlib.suppress(OSError):
+            # socket.socket's own shutdown, also for a TLS socket: its reader gets an end of
+            # stream instead of a TLS object pulled from under it
+            socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+
 @dataclasses.dataclass
 class DownloadSpec:
     """What to fetch and how to check it."""
@@ -123,19 +175,28 @@ class DownloadSpec:
 
 
 def download_file(client: Client, spec: DownloadSpec, progress: Progress | None = None,
-                  max_attempts: int | None = None, integrity_attempts: int = 3) -> Path:
+                  max_attempts: int | None = None, integrity_attempts: int = 3,
+                  live: LiveTransfers | None = None) -> Path:
     """Fetch one file as a transaction: partial name, resume, checks, rename.
 
     Raises ``StillStaging`` on 202, ``BadCredentials``, ``IntegrityError``
     after ``integrity_attempts`` bad copies, ``ServerError`` when the retries
-    are used up. The final name appears only for a complete, checked file.
+    are used up. The final name appears only for a complete, checked file, and
+    the folder is synced after the rename. A size of 0 (a catalogue glitch: no
+    product is empty) is taken as unknown: the file is fetched once and checked
+    by the length the server announces, the MD5 and the zip signature.
     """
     progress = progress or Progress(quiet=True)
+    live = live or LiveTransfers()
     part = partial_path(spec.dest)
     max_attempts = max_attempts or client.retries + 1
+    if spec.size == 0:
+        log.info("%s: the catalogue gives its size as 0; taken as unknown", spec.label)
+    announced = spec.size or None
     for round_ in range(1, integrity_attempts + 1):
+        spec.size = announced  # a length learned from a bad copy is not kept for the next
         try:
-            digest = _fetch_into(client, spec, part, progress, max_attempts)
+            digest = _fetch_into(client, spec, part, progress, max_attempts, live)
             _check_complete(spec, part, digest)
             fsync_file(part)  # on disk before it takes its final name (a power cut cannot undo it)
         except IntegrityError as exc:
@@ -153,7 +214,12 @@ def download_file(client: Client, spec: DownloadSpec, progress: Progress | None 
         except PepsError:
             progress.finish(spec.label, ok=False)
             raise
-        os.replace(part, spec.dest)
+        try:
+            os.replace(part, spec.dest)
+            fsync_dir(spec.dest.parent)  # the rename itself survives a power cut
+        except OSError as exc:
+            progress.finish(spec.label, ok=False)
+            raise disk_error(exc, part) from None
         progress.finish(spec.label)
         return spec.dest
     raise AssertionError("unreachable")  # pragma: no cover
@@ -194,11 +260,11 @@ class _PartialFile:
         self.hasher, self.offset = _Hasher(), 0
 
     def complete(self) -> bool:
-        return self.spec.size is not None and self.offset >= self.spec.size > 0
+        return self.spec.size is not None and self.offset >= self.spec.size
 
 
 def _fetch_into(client: Client, spec: DownloadSpec, part: Path, progress: Progress,
-                max_attempts: int) -> str:
+                max_attempts: int, live: LiveTransfers) -> str:
     """Fill ``part`` with the whole body, resuming after drops; return its MD5.
 
     Retries (bounded by ``max_attempts``) cover connection errors, stalls, 5xx,
@@ -211,6 +277,8 @@ def _fetch_into(client: Client, spec: DownloadSpec, part: Path, progress: Progre
     def retry_later(reason: str, retry_after: float | None = None,
                     error: type[ServerError] = ServerError) -> None:
         nonlocal failures
+        if client.cancelled.is_set():  # the transfer was cut by Ctrl-C: no retry
+            raise KeyboardInterrupt
         failures += 1
         if failures >= max_attempts:
             kept = f"; {human_size(state.offset)} kept in {part.name}, run again to resume" \
@@ -244,7 +312,9 @@ def _fetch_into(client: Client, spec: DownloadSpec, part: Path, progress: Progre
                     continue
                 retry_later(str(exc).split(": ", 1)[-1], exc.retry_after, type(exc))
                 continue
-            with response:
+            with response, live.reading(response):
+                if client.cancelled.is_set():  # Ctrl-C while the request was on its way
+                    raise KeyboardInterrupt
                 status = response.status_code
                 if status == 202:
                     raise StillStaging(f"{spec.label} is being staged from tape")
@@ -352,20 +422,40 @@ def _check_complete(spec: DownloadSpec, part: Path, digest: str) -> None:
                                      "fails its CRC check)")
 
 
-def extract_zip(zip_path: Path, write_dir: Path, name: str) -> Path:
+def new_folder(parent: Path, prefix: str, suffix: str) -> Path:
+    """A new empty folder with a unique name, made as mkdir makes one (the umask applies;
+    ``tempfile.mkdtemp`` makes it 0700, and a folder renamed into place keeps its mode)."""
+    while True:
+        path = parent / f"{prefix}{secrets.token_hex(4)}{suffix}"
+        try:
+            path.mkdir()
+        except FileExistsError:
+            continue
+        return path
+
+
+def extract_zip(zip_path: Path, write_dir: Path, name: str,
+                cancelled: threading.Event | None = None) -> Path:
     """Unzip to ``<name>.SAFE`` through a temporary folder; remove the zip after success.
 
     Entries that would land outside the folder (absolute paths, ``..``,
     symbolic links) make the whole archive refused; nothing is extracted.
+    The folder gets the usual permissions (the umask applies) and is in place
+    durably (the write folder is synced) before the zip is removed. ``cancelled``
+    set (Ctrl-C) stops between two members, and the half-made folder goes.
     """
     target = write_dir / f"{name}.SAFE"
-    tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".extracting", dir=write_dir))
+    tmp = new_folder(write_dir, f".{name}.", ".extracting")
     try:
         try:
             with zipfile.ZipFile(zip_path) as archive:
-                for info in archive.infolist():
+                members = archive.infolist()
+                for info in members:
                     check_zip_member(info, zip_path.name)
-                archive.extractall(tmp)
+                for info in members:
+                    if cancelled is not None and cancelled.is_set():
+                        raise KeyboardInterrupt
+                    archive.extract(info, tmp)
         except ZIP_ERRORS as exc:
             zip_path.unlink(missing_ok=True)
             raise IntegrityError(f"{zip_path.name} is not a valid zip ({exc}); removed, run "
@@ -374,6 +464,7 @@ def extract_zip(zip_path: Path, write_dir: Path, name: str) -> Path:
         inner = tmp / f"{name}.SAFE"
         source = inner if entries == [inner] and inner.is_dir() else tmp
         os.replace(source, target)
+        fsync_dir(write_dir)
     except OSError as exc:
         # The zip is complete and checked: keep it; only the half-made folder goes.
         raise PepsError(f"cannot extract {zip_path.name} in {write_dir}: "
