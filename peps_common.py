@@ -25,10 +25,18 @@ from typing import IO
 import requests
 import urllib3
 
-from peps_suite.account import Credentials, parse_account_text, read_account_file, resolve_credentials
+from peps_suite.account import (
+    Credentials,
+    parse_account_text,
+    read_account_file,
+    resolve_api_key,
+    resolve_credentials,
+)
 from peps_suite.bodies import parse_exception_report, parse_json_body, parse_retry_after, summarize_error_body
 from peps_suite.catalogue import (
+    PepsResto,
     Product,
+    Provider,
     SearchQuery,
     feature_key,
     products_table,
@@ -73,11 +81,14 @@ from peps_suite.full_maja import (
     FullMajaDownloadSettings,
     check_full_maja_request,
     check_log_free,
+    find_job_logs,
     follow_full_maja_jobs,
     rough_duration,
     submit_full_maja,
     typical_remaining_minutes,
 )
+from peps_suite.geodes import DEFAULT_URL as GEODES_URL
+from peps_suite.geodes import GeodesStac, speaks_stac
 from peps_suite.http import DEFAULT_URL, READ_TIMEOUT, Client, normalize_base_url, safe_url
 from peps_suite.joblog import (
     JOB_LOG_FORMAT,
@@ -286,11 +297,17 @@ def add_common_arguments(parser: argparse.ArgumentParser, auth_help: str | None 
                          quiet_short: bool = True) -> None:
     """-a, --url, --insecure, --timeout, -v, -q, --version: the settings of all five scripts."""
     parser.add_argument("-a", "--auth", metavar="FILE",
-                        help=auth_help or "account file: 'email password' on its first line "
-                        "(else PEPS_USER/PEPS_PASSWORD, else ~/.netrc)")
+                        help=auth_help or "GEODES: your API key alone on the first line (else "
+                        "$GEODES_API_KEY, else ~/.netrc); PEPS: 'email password' on the first "
+                        "line (else PEPS_USER/PEPS_PASSWORD, else ~/.netrc)")
     group = parser.add_argument_group("server and output")
+    group.add_argument("--provider", choices=sorted(PROVIDERS), default=None,
+                       help="the service: geodes (PEPS's successor) or peps (mirrors, the "
+                       "emulator, old job logs); default $PEPS_PROVIDER, else found out from "
+                       "--url, else geodes")
     group.add_argument("--url", metavar="BASE", default=None,
-                       help=f"PEPS base URL (default $PEPS_URL, else {DEFAULT_URL})")
+                       help=f"the server's base URL (default $PEPS_URL, else {GEODES_URL} for "
+                       f"GEODES, {DEFAULT_URL} for PEPS)")
     group.add_argument("--insecure", action="store_true",
                        help="do not verify TLS certificates (unsafe; only on a trusted network)")
     group.add_argument("--timeout", metavar="SECONDS", default=READ_TIMEOUT,
@@ -319,22 +336,58 @@ def add_parallel_argument(parser: argparse.ArgumentParser | argparse._ArgumentGr
                         help=f"downloads at once, 1 to 32 (default {DEFAULT_PARALLEL})")
 
 
+PROVIDERS = {"geodes": GEODES_URL, "peps": DEFAULT_URL}  # each service and its default server
+
+
+def provider_option(args: argparse.Namespace) -> str | None:
+    """``--provider``, else ``PEPS_PROVIDER``, checked; None when neither is given."""
+    value = getattr(args, "provider", None) or os.environ.get("PEPS_PROVIDER")
+    if not value:
+        return None
+    name = str(value).strip().lower()
+    if name not in PROVIDERS:
+        origin = "--provider" if getattr(args, "provider", None) else "PEPS_PROVIDER"
+        raise BadInput(f"{origin}: unknown service '{value}'; choose geodes (PEPS's successor, "
+                       "the default) or peps")
+    return name
+
+
 def base_url_of(args: argparse.Namespace) -> str:
-    return normalize_base_url(args.url or os.environ.get("PEPS_URL") or DEFAULT_URL)
+    """``--url``, else ``PEPS_URL``, else the chosen service's server (GEODES by default)."""
+    url = getattr(args, "url", None) or os.environ.get("PEPS_URL")
+    return normalize_base_url(url or PROVIDERS[provider_option(args) or "geodes"])
 
 
-def make_client(args: argparse.Namespace, need_auth: bool = True) -> Client:
-    """A client from the common settings; the account is read only when needed."""
+def make_client(args: argparse.Namespace, need_auth: bool = True,
+                service: str | None = None) -> Client:
+    """A client for the chosen service from the common settings; the account is read only
+    when needed. ``--provider`` (or ``PEPS_PROVIDER``) decides, else ``service`` (what a job
+    log says), else, with a ``--url`` (or ``PEPS_URL``), one request finds out whether the
+    server speaks GEODES (STAC) or PEPS, else GEODES."""
     base = base_url_of(args)
-    creds = resolve_credentials(getattr(args, "auth", None), base, required=need_auth) \
-        if need_auth or getattr(args, "auth", None) else None
     if getattr(args, "insecure", False):
         # The script owns its process: --insecure's one warning replaces urllib3's one a
         # request (the library leaves the warnings filter of its callers alone).
         urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
-    return Client(base, creds, insecure=getattr(args, "insecure", False),
-                  timeout=getattr(args, "timeout", READ_TIMEOUT),
-                  retries=getattr(args, "retries", 5), backoff=getattr(args, "retry_wait", 1.0))
+    client = Client(base, None, insecure=getattr(args, "insecure", False),
+                    timeout=getattr(args, "timeout", READ_TIMEOUT),
+                    retries=getattr(args, "retries", 5), backoff=getattr(args, "retry_wait", 1.0))
+    service = provider_option(args) or service
+    if service is None and (getattr(args, "url", None) or os.environ.get("PEPS_URL")):
+        service = "geodes" if speaks_stac(client) else "peps"
+        log.debug("%s speaks the %s protocol", base, "GEODES (STAC)" if service == "geodes"
+                  else "PEPS (resto)")
+    client.service = service or "geodes"
+    auth_file = getattr(args, "auth", None)
+    if need_auth or auth_file:
+        resolve = resolve_api_key if client.service == "geodes" else resolve_credentials
+        client.use_credentials(resolve(auth_file, base, required=need_auth))
+    return client
+
+
+def provider_for(client: Client) -> Provider:
+    """The catalogue provider of the client's service."""
+    return GeodesStac(client) if client.service == "geodes" else PepsResto(client)
 
 
 def make_progress(args: argparse.Namespace) -> Progress:
@@ -505,8 +558,21 @@ def full_maja_download_command(args: argparse.Namespace) -> ExitStatus:
         logs = [LEGACY_FULL_MAJA_LOG]
     settings = FullMajaDownloadSettings(logs=logs, write_dir=args.write_dir,
                                         parallel=args.parallel, watch=args.watch)
-    with make_client(args) as client:
+    with make_client(args, service=logged_service(find_job_logs(logs))) as client:
         return follow_full_maja_jobs(client, settings, make_progress(args), say=print)
+
+
+def logged_service(paths: list[Path]) -> str:
+    """The service the job logs were written for (the logs that cannot be read say nothing
+    here: they are reported when their turn comes)."""
+    services = set()
+    for path in paths:
+        with contextlib.suppress(PepsError):
+            services.add(load_job_log(path).provider)
+    if len(services) > 1:
+        raise BadInput("these job logs were written for different services (GEODES and PEPS): "
+                       "follow them in separate runs")
+    return services.pop() if services else "peps"
 
 
 SEVERITY_HELP = ("when products end differently, the exit status is the first that applies of "

@@ -17,6 +17,7 @@ LAYERS = (
     "catalogue",  # products, queries, paging, lookup, staging (PEPS resto)
     "places",     # tile, place, point, rectangle, GeoJSON shape
     "selection",  # footprints and saved selections
+    "geodes",     # GEODES behind the provider interface: STAC search, availability, keys
     "progress",   # the progress display
     "transfer",   # one download as a transaction; extraction
     "fetch",      # many downloads: pool, staging, polling, outcomes

@@ -1,4 +1,5 @@
-"""The PEPS account: from the account file, the environment or ~/.netrc."""
+"""The account: a PEPS ``email password`` or a GEODES API key, from the ``-a`` file, the
+environment or ``~/.netrc`` (for the server's host only)."""
 
 from __future__ import annotations
 
@@ -36,8 +37,9 @@ def parse_account_text(text: str, origin: str = "the account file") -> Credentia
     parts = lines[0].lstrip().split(None, 1)
     if len(parts) < 2:
         raise BadInput(
-            f"{origin} holds a single word: write 'your.email@address.fr your_password' "
-            "(e-mail, a space, the password) on its first line"
+            f"{origin} holds a single word (a GEODES API key?): PEPS needs "
+            "'your.email@address.fr your_password' (e-mail, a space, the password) on its "
+            "first line; for GEODES, give --provider geodes"
         )
     user, password = parts[0], parts[1].rstrip("\r\n")
     if "\x00" in text:
@@ -80,7 +82,8 @@ def resolve_credentials(auth_file: str | None, base_url: str, required: bool = T
     return creds
 
 
-def _netrc_credentials(base_url: str) -> Credentials | None:
+def _netrc_entry(base_url: str) -> tuple[str, str, str] | None:
+    """(login, password, where) of the ``~/.netrc`` entry for the server's host."""
     host = urlsplit(base_url).hostname or ""
     path = Path(os.environ.get("NETRC") or Path.home() / ".netrc")
     if not path.is_file():
@@ -89,6 +92,64 @@ def _netrc_credentials(base_url: str) -> Credentials | None:
         entry = netrc.netrc(str(path)).authenticators(host)
     except (netrc.NetrcParseError, OSError, UnicodeDecodeError) as exc:
         raise BadInput(f"cannot read {path}: {exc}; fix or remove it, or pass -a FILE") from None
-    if not entry or not entry[0] or entry[2] is None:
+    if not entry or entry[2] is None:
         return None
-    return Credentials(entry[0], entry[2], f"{path} (machine {host})")
+    return entry[0] or "", entry[2], f"{path} (machine {host})"
+
+
+def _netrc_credentials(base_url: str) -> Credentials | None:
+    entry = _netrc_entry(base_url)
+    if entry is None or not entry[0]:
+        return None
+    return Credentials(*entry)
+
+
+GEODES_KEY_PAGE = "https://geodes-portal.cnes.fr (your user settings, API keys)"
+GEODES_KEY_HINT = f"make one on {GEODES_KEY_PAGE}"
+
+
+@dataclasses.dataclass(frozen=True)
+class ApiKey:
+    """A GEODES API key. The key never appears in ``repr``."""
+
+    key: str = dataclasses.field(repr=False)
+    source: str = "key file"
+
+
+def parse_api_key_text(text: str, origin: str = "the key file") -> ApiKey:
+    """The API key alone on the first line (blank and ``#`` lines skipped)."""
+    lines = [line.strip() for line in text.splitlines()
+             if line.strip() and not line.lstrip().startswith("#")]
+    if not lines:
+        raise BadInput(f"{origin} is empty: write your GEODES API key alone on its first line "
+                       f"({GEODES_KEY_HINT})")
+    if len(lines[0].split()) > 1:
+        raise BadInput(f"{origin} holds 'email password' (a PEPS account): GEODES needs an API "
+                       f"key alone on the first line; {GEODES_KEY_HINT}")
+    return ApiKey(lines[0], origin)
+
+
+def resolve_api_key(auth_file: str | None, base_url: str, required: bool = True) -> ApiKey | None:
+    """The GEODES API key from ``-a``, then ``GEODES_API_KEY``, then ``~/.netrc`` (the
+    password of the server's host, any login)."""
+    key: ApiKey | None = None
+    if auth_file:
+        path = Path(auth_file)
+        origin = f"key file {path}"
+        key = parse_api_key_text(read_user_file(path, origin, "give a file holding your GEODES "
+                                                "API key alone on its first line"), origin)
+    elif os.environ.get("GEODES_API_KEY", "").strip():
+        key = ApiKey(os.environ["GEODES_API_KEY"].strip(), "environment (GEODES_API_KEY)")
+    else:
+        entry = _netrc_entry(base_url)
+        if entry is not None and entry[1].strip():
+            key = ApiKey(entry[1].strip(), entry[2])
+    if key is None:
+        if required:
+            raise BadInput("no GEODES API key given: pass -a FILE (the key alone on its first "
+                           "line), or set GEODES_API_KEY, or add 'machine "
+                           f"{urlsplit(base_url).hostname} password KEY' to ~/.netrc; "
+                           f"{GEODES_KEY_HINT}")
+        return None
+    log.debug("using the GEODES API key from %s", key.source)
+    return key

@@ -101,3 +101,8 @@ def says_account_refused(message: str) -> bool:
     or an HTML page rather than with a 401)."""
     lowered = message.lower()
     return "unauthori" in lowered or "password" in lowered
+
+
+def says_quota(message: str) -> bool:
+    """An error text about a used-up quota (GEODES answers 403 for its hourly download quota)."""
+    return re.search(r"quota|too many requests|rate[ -]?limit", message, re.IGNORECASE) is not None

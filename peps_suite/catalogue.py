@@ -23,9 +23,10 @@ SATELLITES = {"S1": ("S1A", "S1B"), "S2ST": ("S2A", "S2B"), "S3": ("S3A", "S3B")
 
 
 DISK_MODES = ("disk", "tier2")
+ONLINE_MODES = (*DISK_MODES, "online")
 
 
-TAPE_MODES = ("tape", "tier3")
+TAPE_MODES = ("tape", "tier3", "offline")  # "offline": GEODES's word for it
 
 
 STAGING_MODES = ("staging",)
@@ -44,8 +45,11 @@ def relative_orbit(product: Product) -> int | None:
         platform = product.properties.get("platform") or product.name[:3]
         if isinstance(orbit, int) and isinstance(platform, str):
             return relative_orbit_s1(platform, orbit)
-    value = product.properties.get("relativeOrbitNumber")
-    return value if isinstance(value, int) else None
+    for key in ("relativeOrbitNumber", "sat:relative_orbit"):  # PEPS, GEODES (STAC)
+        value = product.properties.get(key)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    return None
 
 
 @dataclasses.dataclass
@@ -64,6 +68,7 @@ class Product:
     download_url: str
     properties: dict[str, Any]
     feature: dict[str, Any] = dataclasses.field(repr=False, default_factory=dict)
+    file_name: str = ""  # the file the server sends; empty: ``<name>.zip`` (PEPS)
 
     @classmethod
     def from_feature(cls, feature: dict[str, Any], base_url: str, collection: str = "") -> Product:
@@ -107,7 +112,22 @@ class Product:
 
     @property
     def zip_name(self) -> str:
-        return f"{self.name}.zip"
+        """The downloaded file's name: ``<name>.zip``, or the server's own (GEODES's Theia
+        L2A: ``..._C_V4-0.zip``)."""
+        return self.file_name or f"{self.name}.zip"
+
+    @property
+    def extract_name(self) -> str:
+        """The folder ``-x`` extracts to: ``<name>.SAFE`` (PEPS), or the file's name
+        without ``.zip`` (GEODES)."""
+        if not self.file_name:
+            return f"{self.name}.SAFE"
+        return self.file_name[:-4] if self.file_name.lower().endswith(".zip") else self.file_name
+
+    @property
+    def online(self) -> bool:
+        """Downloadable now (PEPS: on disk; GEODES: online)."""
+        return self.storage in ONLINE_MODES
 
     def record(self) -> dict[str, Any]:
         """The product as a plain record (API and footprints)."""
@@ -328,13 +348,8 @@ def download_url_of(product: Product) -> str:
 
 
 def request_staging(client: Client, product: Product) -> bool:
-    """Ask for a tape product, which starts staging; True if it is on disk already."""
-    response = client.request(
-        "GET", download_url_of(product), what=f"staging request for {product.name}", auth=True,
-        stream=True, headers={"Range": "bytes=0-0"}, accept=(200, 202, 206),
-    )
-    response.close()
-    return response.status_code != 202
+    """Ask PEPS for a tape product, which starts staging; True if it is on disk already."""
+    return PepsResto(client).request_staging(product)
 
 
 def collection_of(name: str) -> str:
@@ -374,3 +389,59 @@ def resolve_entries(client: Client, entries: list[dict[str, str]]) -> SearchResu
             products.append(fresh)
     products.sort(key=lambda p: p.date, reverse=True)
     return SearchResult(products, skipped, [])
+
+
+class Provider:
+    """What the workflows ask of a catalogue service, whatever its protocol.
+
+    ``PepsResto`` speaks PEPS (resto search, tape staging); ``geodes.GeodesStac`` speaks
+    GEODES (STAC search, API-key downloads, availability). Each holds the client it talks
+    through; the fetch engine and the workflows only use these methods.
+    """
+
+    name = "peps"
+    #: Download statuses that mean "not online yet, asked for" (never saved as a file).
+    not_ready_statuses: tuple[int, ...] = (202,)
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+
+    def search(self, query: SearchQuery, limit: int | None = None) -> SearchResult:
+        raise NotImplementedError
+
+    def lookup(self, product: Product) -> Product | None:
+        """The product's current record (None when it no longer exists)."""
+        raise NotImplementedError
+
+    def request_staging(self, product: Product) -> bool:
+        """Ask for an offline product, which starts bringing it online; True if it is online."""
+        response = self.client.request(
+            "GET", self.download_url(product), what=f"staging request for {product.name}",
+            auth=True, stream=True, headers={"Range": "bytes=0-0"},
+            accept=(200, 206, *self.not_ready_statuses),
+        )
+        response.close()
+        return response.status_code not in self.not_ready_statuses
+
+    def download_url(self, product: Product) -> str:
+        return product.download_url
+
+    def resolve(self, entries: list[dict[str, str]]) -> SearchResult:
+        """Current records of named products (``--from``); vanished ones are reported."""
+        raise NotImplementedError
+
+
+class PepsResto(Provider):
+    """PEPS: the resto catalogue, HTTP Basic authentication, tape staging."""
+
+    def search(self, query: SearchQuery, limit: int | None = None) -> SearchResult:
+        return search(self.client, query, limit)
+
+    def lookup(self, product: Product) -> Product | None:
+        return lookup_product(self.client, product)
+
+    def download_url(self, product: Product) -> str:
+        return download_url_of(product)
+
+    def resolve(self, entries: list[dict[str, str]]) -> SearchResult:
+        return resolve_entries(self.client, entries)

@@ -14,8 +14,8 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 
-from .account import Credentials
-from .bodies import parse_json_body, parse_retry_after, summarize_error_body
+from .account import GEODES_KEY_HINT, ApiKey, Credentials
+from .bodies import parse_json_body, parse_retry_after, says_quota, summarize_error_body
 from .errors import BadCredentials, BadInput, NetworkError, PepsError, ServerError
 from .values import one_line
 from .version import __version__
@@ -24,6 +24,7 @@ log = logging.getLogger("peps")
 
 
 DEFAULT_URL = "https://peps.cnes.fr"
+API_KEY_HEADER = "X-API-Key"  # GEODES's header for the API key
 
 
 USER_AGENT = f"peps-suite/{__version__} (+https://github.com/peps-suite; python-requests)"
@@ -78,16 +79,17 @@ class Client:
     def __init__(
         self,
         base_url: str = DEFAULT_URL,
-        credentials: Credentials | None = None,
+        credentials: Credentials | ApiKey | None = None,
         *,
         insecure: bool = False,
         timeout: float = READ_TIMEOUT,
         retries: int = 5,
         backoff: float = 1.0,
         max_backoff: float = 60.0,
+        service: str = "peps",
     ) -> None:
         self.base_url = normalize_base_url(base_url)
-        self.credentials = credentials
+        self.service = service  # "peps" or "geodes": the protocol the server speaks
         self.timeout = (CONNECT_TIMEOUT, float(timeout))
         self.retries = retries
         self.backoff = backoff
@@ -100,10 +102,17 @@ class Client:
         self.verify: bool | str = False if insecure else (ca_bundle_from_environment() or True)
         if insecure:
             log.warning("TLS certificates are NOT verified (--insecure): use only on a trusted network")
-        elif credentials is not None and sends_in_clear(self.base_url):
-            log.warning("%s is plain http: the account is sent in clear text; use https "
-                        "unless this network is trusted", origin_of(self.base_url))
         self.cancelled = threading.Event()  # set on Ctrl-C: worker threads stop writing
+        self.credentials: Credentials | ApiKey | None = None
+        self.use_credentials(credentials)
+
+    def use_credentials(self, credentials: Credentials | ApiKey | None) -> None:
+        """The account (PEPS) or API key (GEODES) sent to this server, and only to it."""
+        self.credentials = credentials
+        if credentials is not None and sends_in_clear(self.base_url):
+            what = "API key" if isinstance(credentials, ApiKey) else "account"
+            log.warning("%s is plain http: the %s is sent in clear text; use https unless this "
+                        "network is trusted", origin_of(self.base_url), what)
 
     def close(self) -> None:
         self.session.close()
@@ -120,10 +129,15 @@ class Client:
 
     @property
     def auth(self) -> tuple[bytes, bytes] | None:
-        if not self.credentials:
+        """PEPS's account, as HTTP Basic authentication (a GEODES key goes in a header)."""
+        if not isinstance(self.credentials, Credentials):
             return None
         # bytes: requests would encode str as Latin-1 and fail on other characters
         return (self.credentials.user.encode("utf-8"), self.credentials.password.encode("utf-8"))
+
+    def key_headers(self) -> dict[str, str]:
+        """GEODES's API key, as the ``X-API-Key`` header (none for a PEPS account)."""
+        return {API_KEY_HEADER: self.credentials.key} if isinstance(self.credentials, ApiKey) else {}
 
     def require_credentials(self) -> None:
         if self.credentials is None:
@@ -165,6 +179,7 @@ class Client:
         stream: bool = False,
         headers: dict[str, str] | None = None,
         accept: Iterable[int] = (200,),
+        json: Any = None,
     ) -> requests.Response:
         """Send one request (retried when safe) and return an accepted answer.
 
@@ -186,7 +201,7 @@ class Client:
         while True:
             try:
                 response = self.send(method, url, what=what, params=params, headers=headers,
-                                     stream=stream, auth=auth)
+                                     stream=stream, auth=auth, json=json)
             except NetworkError as exc:
                 if retries.again(exc.detail):
                     continue
@@ -203,12 +218,14 @@ class Client:
 
     def send(self, method: str, url: str, *, what: str, params: dict[str, Any] | None = None,
              headers: dict[str, str] | None = None, stream: bool = False,
-             auth: bool = False) -> requests.Response:
+             auth: bool = False, json: Any = None) -> requests.Response:
         """One request on the wire, whatever its answer; what fails below HTTP raises:
         ``NetworkError`` (worth another try), ``ServerError`` or ``BadInput`` (not)."""
+        if auth and self.key_headers():
+            headers = {**(headers or {}), **self.key_headers()}
         try:
             return self.session.request(
-                method, url, params=params, headers=headers, stream=stream,
+                method, url, params=params, headers=headers, stream=stream, json=json,
                 timeout=self.timeout, auth=self.auth if auth else None,
                 verify=self.verify, proxies=proxies_for(url),
             )
@@ -240,8 +257,9 @@ class Client:
         """The one place that turns an unexpected HTTP answer into an exception."""
         status = response.status_code
         message = error_message_of(response)
-        if status in (401, 403) and (withheld or response.history) \
-                and "Authorization" not in response.request.headers:
+        sent = "Authorization" in response.request.headers \
+            or API_KEY_HEADER in response.request.headers
+        if status in (401, 403) and (withheld or response.history) and not sent:
             # The account was not sent: a redirect, or a URL off the --url server.
             asked = origin_of(response.history[0].url if response.history else response.url)
             return ServerError(f"{what}: {origin_of(response.url)} asks for an account "
@@ -249,6 +267,8 @@ class Client:
                                f"{origin_of(self.base_url)} (--url), never elsewhere"
                                + (f" (redirected from {asked})" if response.history else ""),
                                status)
+        if status in (401, 403) and isinstance(self.credentials, ApiKey):
+            return self.key_refusal(response, what, message)
         if status in (401, 403):
             source = self.credentials.source if self.credentials else "account file"
             where = "your account file" if source.startswith("account file") else source
@@ -265,11 +285,27 @@ class Client:
             return BadInput(f"{what}: the server refused the request: {message}")
         return ServerError(f"server answered {status} ({message})", status, retry_after, what=what)
 
+    def key_refusal(self, response: requests.Response, what: str, message: str) -> PepsError:
+        """A 401/403 to a GEODES key: a used-up quota (a wait, never "bad credentials"), or
+        a key the server does not take."""
+        status = response.status_code
+        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        if status == 403 and says_quota(message):
+            # Retried like a 429: the downloads wait for the quota, within bounds.
+            return ServerError(f"the download quota is used up ({status}: {message}); waiting for "
+                               "it to come back", 429, retry_after, what=what)
+        assert isinstance(self.credentials, ApiKey)
+        return BadCredentials(f"{what}: the server refused the API key ({status} {message}): "
+                              f"check the key in {self.credentials.source}, or {GEODES_KEY_HINT}")
+
+    def json_of(self, response: requests.Response, what: str) -> Any:
+        """The JSON body of an answer, or ServerError saying what came instead."""
+        return parse_json_body(response.content, what, response.headers.get("Content-Type", ""))
+
     def get_json(self, url: str, *, what: str, params: dict[str, Any] | None = None,
                  auth: bool = False) -> Any:
         """GET a JSON document (retried), with a clear error when it is not JSON."""
-        response = self.request("GET", url, what=what, params=params, auth=auth)
-        return parse_json_body(response.content, what, response.headers.get("Content-Type", ""))
+        return self.json_of(self.request("GET", url, what=what, params=params, auth=auth), what)
 
 
 def is_retriable(status: int | None) -> bool:

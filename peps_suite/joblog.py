@@ -22,12 +22,14 @@ log = logging.getLogger("peps")
 JOB_LOG_FORMAT = "peps-suite-job-log"
 
 
-JOB_LOG_VERSION = 1
+JOB_LOG_VERSION = 1  # PEPS logs (a WPS job)
+GEODES_JOB_LOG_VERSION = 2  # GEODES logs (provider, products): the newest this suite reads
 
 
 @dataclasses.dataclass
 class JobLog:
-    """A submitted WPS job, as saved by the process scripts."""
+    """A job, as saved by the process scripts: a WPS job on PEPS, or (``provider``
+    ``geodes``) the Theia MAJA L2A products GEODES has for the request, in ``products``."""
 
     tool: str
     job_id: str | None
@@ -37,12 +39,17 @@ class JobLog:
     submitted: str = ""
     raw_answer: str = ""
     legacy: bool = False
+    provider: str = "peps"
+    products: list[dict[str, Any]] = dataclasses.field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        return {"format": JOB_LOG_FORMAT, "version": JOB_LOG_VERSION, "tool": self.tool,
-                "submitted": self.submitted, "server": self.server, "inputs": self.inputs,
-                "job_id": self.job_id, "status_url": self.status_url,
+        data = {"format": JOB_LOG_FORMAT, "version": 1, "provider": self.provider,
+                "tool": self.tool, "submitted": self.submitted, "server": self.server,
+                "inputs": self.inputs, "job_id": self.job_id, "status_url": self.status_url,
                 "raw_answer": self.raw_answer}
+        if self.provider != "peps":  # a reader of version 1 would take it for a WPS job
+            data.update(version=GEODES_JOB_LOG_VERSION, products=self.products)
+        return data
 
 
 def submitted_job_log(tool: str, status: WpsStatus, raw_answer: str, server: str,
@@ -82,18 +89,23 @@ def _job_log_from_json(text: str, path: Path) -> JobLog:
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
         raise BadInput(f"job log {path} has no valid format version: it is damaged and cannot "
                        "be used")
-    if version > JOB_LOG_VERSION:
+    if version > GEODES_JOB_LOG_VERSION:
         raise BadInput(f"job log {path} has format version {version}, which this version of "
                        "the suite does not know: upgrade the suite")
+    provider = str(data.get("provider") or "peps")
     status_url = data.get("status_url")
-    if not isinstance(status_url, str) or not status_url:
+    if provider == "peps" and (not isinstance(status_url, str) or not status_url):
         raise BadInput(f"job log {path} has no status URL: it cannot be used")
+    products = data.get("products") if isinstance(data.get("products"), list) else []
     inputs = data.get("inputs") if isinstance(data.get("inputs"), dict) else {}
     job_id = data.get("job_id")
+    status_url = status_url if isinstance(status_url, str) else ""
     return JobLog(tool=str(data.get("tool", "")),
                   job_id=str(job_id) if job_id not in (None, "") else job_id_from_url(status_url),
                   status_url=status_url, server=str(data.get("server", "")), inputs=inputs,
-        submitted=str(data.get("submitted", "")), raw_answer=str(data.get("raw_answer", "")))
+                  submitted=str(data.get("submitted", "")),
+                  raw_answer=str(data.get("raw_answer", "")), provider=provider,
+                  products=[p for p in products if isinstance(p, dict)])
 
 
 def _job_log_from_xml(text: str, path: Path) -> JobLog:

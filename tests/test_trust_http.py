@@ -120,7 +120,7 @@ def test_proxy_variables_are_still_honoured(peps_server, netrc_home, capsys, mon
 
 def test_plain_http_to_another_machine_is_said_once(netrc_home, account_file, capsys) -> None:
     code = peps_download.main([*SEARCH, "-n", "-a", str(account_file), "--retries", "0",
-                               "--url", "http://peps.example.invalid"])
+                               "--provider", "peps", "--url", "http://peps.example.invalid"])
     err = capsys.readouterr().err
     assert code == pc.ExitStatus.SERVER_ERROR, err
     warnings = [line for line in err.splitlines() if "clear text" in line]
