@@ -19,7 +19,7 @@ log = logging.getLogger("peps")
 COLLECTIONS = ("S1", "S2", "S2ST", "S3")
 
 
-SATELLITES = {"S1": ("S1A", "S1B"), "S2ST": ("S2A", "S2B"), "S3": ("S3A", "S3B")}
+SATELLITES = {"S1": ("S1A", "S1B", "S1C"), "S2ST": ("S2A", "S2B", "S2C"), "S3": ("S3A", "S3B")}
 
 
 DISK_MODES = ("disk", "tier2")

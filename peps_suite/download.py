@@ -12,20 +12,22 @@ from typing import Any
 from .catalogue import (
     DISK_MODES,
     TAPE_MODES,
+    PepsResto,
     Product,
+    Provider,
     SearchQuery,
     SearchResult,
     check_collection,
     check_satellite,
-    search,
 )
 from .errors import ON_DISK, ON_TAPE, STAGING, BadInput
 from .fetch import DEFAULT_PARALLEL, Fetcher, FetchResult
 from .files import write_json_file
+from .geodes import GeodesStac, search_arguments
 from .http import Client
 from .places import location_params
 from .progress import Progress
-from .selection import footprints_collection, products_from_selection
+from .selection import footprints_collection, load_selection
 from .values import parse_float, parse_int, parse_period
 
 ORBIT_RANGES = {"S1": 175, "S2ST": 143, "S3": 385}
@@ -85,14 +87,24 @@ class DownloadSettings:
     parallel: int = DEFAULT_PARALLEL
 
 
-def build_query(settings: DownloadSettings) -> SearchQuery:
-    """Check every search setting and build the catalogue query."""
-    collection = check_collection(settings.collection)
+def provider_for(client: Client) -> Provider:
+    """The catalogue provider of the client's service (``client.service``)."""
+    return GeodesStac(client) if client.service == "geodes" else PepsResto(client)
+
+
+def build_query(settings: DownloadSettings, service: str = "peps") -> SearchQuery:
+    """Check every search setting for the service (``peps`` or ``geodes``) and build the
+    catalogue query; nothing is sent."""
+    geodes = service == "geodes"
+    collection = str(settings.collection).strip() if geodes else check_collection(settings.collection)
     start, end = parse_period(settings.start_date, settings.end_date)
     orbit = None
     if settings.orbit is not None:
-        orbit = parse_int(settings.orbit, "-o/--orbit", 1, ORBIT_RANGES.get(collection, 999))
-    return SearchQuery(
+        family = "S2ST" if collection.upper() == "S2" else collection.upper()
+        orbit = parse_int(settings.orbit, "-o/--orbit", 1, ORBIT_RANGES.get(family, 999))
+    satellite = (settings.satellite or "").strip().upper() or None if geodes \
+        else check_satellite(settings.satellite, collection)
+    query = SearchQuery(
         collection=collection, start=start, end=end,
         location=location_params(tile=settings.tile, location=settings.location, lat=settings.lat,
                                  lon=settings.lon, latmin=settings.latmin, latmax=settings.latmax,
@@ -100,9 +112,11 @@ def build_query(settings: DownloadSettings) -> SearchQuery:
                                  shape=settings.shape),
         product_type=settings.product_type or None, sensor_mode=settings.sensor_mode or None,
         orbit=orbit, clouds=parse_float(settings.clouds, "--clouds", 0, 100),
-        satellite=check_satellite(settings.satellite, collection),
-        extra=parse_query_pairs(settings.query),
+        satellite=satellite, extra=parse_query_pairs(settings.query),
     )
+    if geodes:
+        search_arguments(query)  # what GEODES cannot search is refused here, before any request
+    return query
 
 
 def check_fetch_settings(settings: DownloadSettings) -> None:
@@ -116,12 +130,13 @@ def check_fetch_settings(settings: DownloadSettings) -> None:
 def find_products(client: Client, settings: DownloadSettings) -> SearchResult:
     """The search half: catalogue query (or a saved selection), filters, files written."""
     limit = None if settings.limit is None else parse_int(settings.limit, "--limit", 1)
+    provider = provider_for(client)
     if settings.from_file:
-        result = products_from_selection(client, settings.from_file)
+        result = provider.resolve(load_selection(settings.from_file))
         if limit is not None:
             result.products = result.products[:limit]
     else:
-        result = search(client, build_query(settings), limit=limit)
+        result = provider.search(build_query(settings, client.service), limit=limit)
         if settings.json_file:
             write_json_file(settings.json_file, result.merged_answer(), "--json")
     if settings.footprints:
@@ -144,5 +159,5 @@ def fetch_products(client: Client, products: list[Product], settings: DownloadSe
 def listing_statuses(products: list[Product]) -> dict[str, str]:
     """Statuses of a search without download: on disk, on tape, staging."""
     labels = {**{m: ON_DISK for m in DISK_MODES}, **{m: ON_TAPE for m in TAPE_MODES},
-              "staging": STAGING}
+              "staging": STAGING, "online": "online", "offline": "offline"}  # GEODES's own words
     return {p.name: labels.get(p.storage, p.storage) for p in products}
