@@ -37,16 +37,12 @@ log (overlapping cron runs) exits {int(pc.ExitStatus.BUSY)} and touches nothing.
 
 
 def build_parser() -> pc.ArgumentParser:
-    parser = pc.new_parser("full_maja_download.py",
-                           __doc__.split("\n\n")[0].split(": ", 1)[1], EXAMPLES)
-    pc.add_common_arguments(parser)
+    parser = pc.script_parser(__doc__, EXAMPLES)
     parser.add_argument("-g", "-l", "--log", dest="log", nargs="+", metavar="LOG",
                         help="job log(s) written by full_maja_process.py (or the original "
                         "tool), or folders of *.log files (default Full_Maja.log, the original "
                         "tool's, when it exists)")
-    parser.add_argument("-w", "--write_dir", default=".", metavar="DIR",
-                        help="folder for the results, created if missing (default: the current "
-                        "folder)")
+    pc.add_write_dir_argument(parser, "folder for the results, created if missing")
     parser.add_argument("--watch", nargs="?", const=pc.DEFAULT_WATCH_MINUTES, default=None,
                         type=lambda v: pc.parse_float(v, "--watch", 0.001), metavar="MINUTES",
                         help="keep checking every MINUTES (default "

@@ -34,9 +34,7 @@ the old log is then kept as <log>.<job id>.bak."""
 
 
 def build_parser() -> pc.ArgumentParser:
-    parser = pc.new_parser("full_maja_process.py",
-                           __doc__.split("\n\n")[0].split(": ", 1)[1], EXAMPLES)
-    pc.add_common_arguments(parser)
+    parser = pc.script_parser(__doc__, EXAMPLES)
     parser.add_argument("-t", "--tile", help="MGRS tile, e.g. 31TCJ or T31TCJ (required)")
     parser.add_argument("-o", "--orbit", metavar="N",
                         help="relative orbit, 1 to 143 (default: every orbit over the tile)")
@@ -50,9 +48,8 @@ def build_parser() -> pc.ArgumentParser:
     parser.add_argument("--force", action="store_true",
                         help="replace an existing job log even if its job may still run "
                         "(the old log is kept as a .bak file)")
-    parser.add_argument("-n", "--no_download", action="store_true",
-                        help="print the request that would be sent (no credentials) and send "
-                        "nothing")
+    pc.add_no_download_argument(parser, "print the request that would be sent (no credentials) "
+                                "and send nothing")
     parser.add_argument("--json", metavar="FILE",
                         help="accepted for compatibility with the original tool; not used")
     return parser

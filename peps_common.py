@@ -20,7 +20,7 @@ import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import requests
 import urllib3
@@ -34,9 +34,7 @@ from peps_suite.account import (
 )
 from peps_suite.bodies import parse_exception_report, parse_json_body, parse_retry_after, summarize_error_body
 from peps_suite.catalogue import (
-    PepsResto,
     Product,
-    Provider,
     SearchQuery,
     feature_key,
     products_table,
@@ -88,7 +86,7 @@ from peps_suite.full_maja import (
     typical_remaining_minutes,
 )
 from peps_suite.geodes import DEFAULT_URL as GEODES_URL
-from peps_suite.geodes import GeodesStac, speaks_stac
+from peps_suite.geodes import speaks_stac
 from peps_suite.http import DEFAULT_URL, READ_TIMEOUT, Client, normalize_base_url, safe_url
 from peps_suite.joblog import (
     JOB_LOG_FORMAT,
@@ -336,6 +334,39 @@ def add_parallel_argument(parser: argparse.ArgumentParser | argparse._ArgumentGr
                         help=f"downloads at once, 1 to 32 (default {DEFAULT_PARALLEL})")
 
 
+def script_parser(doc: str, epilog: str = "", **common: Any) -> ArgumentParser:
+    """A script's parser, named and described by the first line of its docstring
+    (``name.py: what it does``), with the common settings (``add_common_arguments``)."""
+    prog, _, description = doc.split("\n\n")[0].partition(": ")
+    parser = new_parser(prog, description, epilog)
+    add_common_arguments(parser, **common)
+    return parser
+
+
+def add_write_dir_argument(parser: argparse.ArgumentParser, what: str) -> None:
+    """-w/--write_dir DIR, the current folder by default; ``what`` says what goes there."""
+    parser.add_argument("-w", "--write_dir", default=".", metavar="DIR",
+                        help=f"{what} (default: the current folder)")
+
+
+def add_no_download_argument(parser: argparse.ArgumentParser, what: str) -> None:
+    """-n/--no_download (the original tools' name): ``what`` the script does instead."""
+    parser.add_argument("-n", "--no_download", action="store_true", help=what)
+
+
+def add_json_argument(group: argparse._ArgumentGroup) -> None:
+    """--json FILE: where the search answer is saved."""
+    group.add_argument("--json", default="search.json", metavar="FILE",
+                       help="write the search answer (all pages merged) here "
+                       "(default search.json; '' for none)")
+
+
+def add_windows_argument(group: argparse._ArgumentGroup) -> None:
+    """--windows: the original tools' option for curl on Windows, accepted, without effect."""
+    group.add_argument("--windows", action="store_true",
+                       help="accepted for compatibility; has no effect (no curl is used)")
+
+
 PROVIDERS = {"geodes": GEODES_URL, "peps": DEFAULT_URL}  # each service and its default server
 
 
@@ -383,11 +414,6 @@ def make_client(args: argparse.Namespace, need_auth: bool = True,
         resolve = resolve_api_key if client.service == "geodes" else resolve_credentials
         client.use_credentials(resolve(auth_file, base, required=need_auth))
     return client
-
-
-def provider_for(client: Client) -> Provider:
-    """The catalogue provider of the client's service."""
-    return GeodesStac(client) if client.service == "geodes" else PepsResto(client)
 
 
 def make_progress(args: argparse.Namespace) -> Progress:

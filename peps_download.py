@@ -57,19 +57,15 @@ class QueryOrQuiet(argparse.Action):
 
 
 def build_parser() -> pc.ArgumentParser:
-    parser = pc.new_parser("peps_download.py", __doc__.split("\n\n")[0].split(": ", 1)[1],
-                           EXAMPLES)
-    pc.add_common_arguments(parser, quiet_short=False)
-    parser.add_argument("-w", "--write_dir", default=".", metavar="DIR",
-                        help="folder for the products (default: the current folder)")
+    parser = pc.script_parser(__doc__, EXAMPLES, quiet_short=False)
+    pc.add_write_dir_argument(parser, "folder for the products")
     parser.add_argument("-c", "--collection", default="S2ST", metavar="{S1,S2,S2ST,S3}",
                         help="collection (default S2ST; S2 is searched in S2ST)")
     parser.add_argument("-p", "--product_type", metavar="TYPE",
                         help="product type: S1 GRD, SLC, OCN; S2 S2MSI1C, S2MSI2A...")
     parser.add_argument("-m", "--sensor_mode", metavar="MODE", help="S1 sensor mode: EW, IW, SM, WV")
-    parser.add_argument("-n", "--no_download", action="store_true",
-                        help="search and list only (name, date, clouds, size, storage); "
-                        "needs no account")
+    pc.add_no_download_argument(parser, "search and list only (name, date, clouds, size, "
+                                "storage); needs no account")
     pc.add_search_arguments(parser, shape=True)
     what = parser.add_argument_group("filters")
     what.add_argument("-o", "--orbit", type=int,
@@ -84,9 +80,7 @@ def build_parser() -> pc.ArgumentParser:
     what.add_argument("--limit", type=int, metavar="N",
                       help="at most N products, the most recent first")
     out = parser.add_argument_group("files")
-    out.add_argument("--json", default="search.json", metavar="FILE",
-                     help="write the search answer (all pages merged) here "
-                     "(default search.json; '' for none)")
+    pc.add_json_argument(out)
     out.add_argument("--footprints", metavar="FILE",
                      help="write the selected products as a GeoJSON FeatureCollection")
     out.add_argument("--from", dest="from_file", metavar="FILE",
@@ -94,8 +88,7 @@ def build_parser() -> pc.ArgumentParser:
                      "file (no new search)")
     out.add_argument("-x", "--extract", action="store_true",
                      help="unzip each product to <name>.SAFE and remove the zip")
-    out.add_argument("--windows", action="store_true",
-                     help="accepted for compatibility; has no effect (no curl is used)")
+    pc.add_windows_argument(out)
     tape = parser.add_argument_group("tape products and speed")
     tape.add_argument("--trials", type=int, default=10, metavar="N",
                       help="rounds of waiting for products on tape (default 10)")

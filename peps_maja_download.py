@@ -36,14 +36,11 @@ again later), 6 a job was canceled or ended in error, 1 a download failed,
 
 def build_parser() -> pc.ArgumentParser:
     """The command line: -p, -w, --parallel and the common settings."""
-    parser = pc.new_parser("peps_maja_download.py", __doc__.split("\n\n")[0].split(": ", 1)[1],
-                           EXAMPLES)
-    pc.add_common_arguments(parser)
+    parser = pc.script_parser(__doc__, EXAMPLES)
     parser.add_argument("-p", "--prod_list", metavar="FILE", required=True,
                         help="product list written by peps_maja_process.py (one name a line)")
-    parser.add_argument("-w", "--write_dir", default=".", metavar="DIR",
-                        help="folder for the L2A zips, created if missing; its job logs are "
-                        "read first (default: the current folder)")
+    pc.add_write_dir_argument(parser, "folder for the L2A zips, created if missing; its job "
+                              "logs are read first")
     pc.add_parallel_argument(parser)
     return parser
 

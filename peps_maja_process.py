@@ -44,18 +44,13 @@ failure."""
 
 def build_parser() -> pc.ArgumentParser:
     """The command line: the original's options, plus --yes and the common settings."""
-    parser = pc.new_parser("peps_maja_process.py", __doc__.split("\n\n")[0].split(": ", 1)[1],
-                           EXAMPLES)
-    pc.add_common_arguments(parser)
+    parser = pc.script_parser(__doc__, EXAMPLES)
     parser.add_argument("-p", "--prod_list", metavar="FILE",
                         help="product list to write, one name a line (required unless -n); "
                         "peps_maja_download.py reads it")
-    parser.add_argument("-w", "--write_dir", default=".", metavar="DIR",
-                        help="existing folder for the job logs <product>.log (default: the "
-                        "current folder)")
-    parser.add_argument("-n", "--no_download", action="store_true",
-                        help="search and list only: submit nothing, write no product list, "
-                        "need no account")
+    pc.add_write_dir_argument(parser, "existing folder for the job logs <product>.log")
+    pc.add_no_download_argument(parser, "search and list only: submit nothing, write no product "
+                                "list, need no account")
     parser.add_argument("--yes", action="store_true",
                         help=f"submit {pc.CONFIRM_THRESHOLD} products or more without asking "
                         "(needed when there is no terminal, e.g. in cron)")
@@ -63,10 +58,8 @@ def build_parser() -> pc.ArgumentParser:
     what = parser.add_argument_group("filters and files")
     what.add_argument("-o", "--orbit", type=int,
                       help="relative orbit, 1-143 (the _Rnnn of the product name)")
-    what.add_argument("--json", default="search.json", metavar="FILE",
-                      help="write the search answer here (default search.json; '' for none)")
-    what.add_argument("--windows", action="store_true",
-                      help="accepted for compatibility; has no effect (no curl is used)")
+    pc.add_json_argument(what)
+    pc.add_windows_argument(what)
     parser.add_argument("extra", nargs="*", help=argparse.SUPPRESS)  # the original ignored them
     return parser
 

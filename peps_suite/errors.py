@@ -1,9 +1,11 @@
-"""Exit statuses, the exception tree and the one order of severity between outcomes."""
+"""Exit statuses, the exception tree, outcomes and the one order of severity between them."""
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from collections.abc import Iterable
+from typing import ClassVar
 
 
 class ExitStatus(enum.IntEnum):
@@ -60,9 +62,7 @@ class NetworkError(ServerError):
 
 
 class IntegrityError(PepsError):
-    """A downloaded file does not match what the catalogue announced."""
-
-    exit_status = ExitStatus.FAILED
+    """A downloaded file does not match what the catalogue announced (exit status: FAILED)."""
 
 
 class JobFailed(PepsError):
@@ -133,3 +133,46 @@ def worst_status(statuses: Iterable[int]) -> ExitStatus:
     rank = {status: index for index, status in enumerate(EXIT_SEVERITY)}
     found = [ExitStatus(s) for s in statuses]
     return max(found, key=lambda s: rank.get(s, len(rank)), default=ExitStatus.OK)
+
+
+def naming(subject: str, error: BaseException | str) -> str:
+    """The text of an error about ``subject``, naming it once: ``subject: text``, or the
+    text alone when it names the subject already (``download of X: ...``)."""
+    text = str(error)
+    return text if subject in text else f"{subject}: {text}"
+
+
+@dataclasses.dataclass
+class Outcomes:
+    """What became of each item of a run (a product, a file, a submission): a status word,
+    any error, and for the run the worst exit status of them (``worst_status``)."""
+
+    statuses: dict[str, str] = dataclasses.field(default_factory=dict)
+    errors: dict[str, PepsError] = dataclasses.field(default_factory=dict)
+
+    # The summary line, in order: (statuses counted together, label, shown when none).
+    SUMMARY: ClassVar[tuple[tuple[tuple[str, ...], str, bool], ...]] = ()
+
+    def count(self, *statuses: str) -> int:
+        """How many items ended with one of ``statuses``."""
+        return sum(1 for value in self.statuses.values() if value in statuses)
+
+    def record(self, name: str, status: str, error: PepsError | None = None) -> None:
+        self.statuses[name] = status
+        if error is not None:
+            self.errors[name] = error
+
+    def outcome(self, name: str) -> ExitStatus:
+        """What one item's end means as an exit status: its error's, OK without one."""
+        error = self.errors.get(name)
+        return ExitStatus.OK if error is None else error.exit_status
+
+    def exit_status(self) -> ExitStatus:
+        """The worst outcome of the items, in the one order (``EXIT_SEVERITY``)."""
+        return worst_status(self.outcome(name) for name in self.statuses)
+
+    def summary(self) -> str:
+        """``Summary: 3 downloaded, 1 failed``, from ``SUMMARY``."""
+        parts = [f"{count} {label}" for statuses, label, always in self.SUMMARY
+                 if (count := self.count(*statuses)) or always]
+        return "Summary: " + ", ".join(parts)

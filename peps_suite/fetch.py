@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from pathlib import Path
 from typing import Any
 
 from . import values
-from .catalogue import STAGING_MODES, TAPE_MODES, Product, download_url_of, lookup_product, request_staging
+from .catalogue import STAGING_MODES, TAPE_MODES, PepsResto, Product, Provider
 from .errors import (
     BUSY,
     DOWNLOADED,
@@ -27,10 +26,11 @@ from .errors import (
     Busy,
     ExitStatus,
     NetworkError,
+    Outcomes,
     PepsError,
     ServerError,
     StillStaging,
-    worst_status,
+    naming,
 )
 from .files import HeldLocks, check_write_dir, hold_lock, run_to_the_end
 from .http import Client
@@ -64,7 +64,7 @@ def fetch_one(client: Client, spec: DownloadSpec, progress: Progress | None = No
     """Download one file under a lock; DOWNLOADED, or EXISTING if another run got it first.
 
     ``live`` and ``locks`` let the main thread cut the transfer and release the lock
-    on Ctrl-C (see ``stop_workers``).
+    on Ctrl-C (see ``DownloadPool.stop``).
     """
     lock = spec.dest.with_name(spec.dest.name + ".lock")
     # Another run fetching the same file: wait for it, then find the file there.
@@ -88,7 +88,7 @@ class Workers:
 
     Unlike ``ThreadPoolExecutor``, whose threads the interpreter joins at exit, a
     worker stuck on a silent server cannot keep a stopped run alive: after Ctrl-C
-    the main thread waits for the workers a bounded time only (``stop_workers``).
+    the main thread waits for the workers a bounded time only (``DownloadPool.stop``).
     """
 
     def __init__(self, size: int) -> None:
@@ -131,41 +131,98 @@ class Workers:
 STOP_WAIT = 1.0  # seconds the workers get to end after Ctrl-C before the main thread goes on
 
 
-def stop_workers(client: Client, pool: Workers, live: LiveTransfers, locks: HeldLocks,
-                 futures: Iterable[Future[Any]]) -> None:
-    """Stop every download now (Ctrl-C, or a refused account): nothing new starts, the
-    transfers in flight are cut (their ``.part`` files stay for the next run), the
-    workers get ``STOP_WAIT`` seconds, then the locks they still hold are released.
+class DownloadPool:
+    """The one pool driver: many downloads at once, each under its lock, for one run.
 
-    Runs to its end even when Ctrl-C is pressed again meanwhile.
+    It owns the workers, the transfers they read (cut on Ctrl-C), the locks they hold
+    and one future a download. ``with DownloadPool(...) as pool``: ``submit`` downloads,
+    take the ``finished`` ones; leaving the block normally lets the workers end, leaving
+    it on an exception (Ctrl-C, a refused account) stops every download now (``stop``).
+    A client stopped by an earlier Ctrl-C works again in a new pool.
     """
-    deadline = time.monotonic() + STOP_WAIT
-    pending = list(futures)
 
-    def step() -> None:
-        client.cancelled.set()
-        for future in pending:
-            future.cancel()
-        live.stop()
-        pool.shutdown(timeout=max(0.0, deadline - time.monotonic()))
-        locks.release_all()
+    def __init__(self, client: Client, parallel: int = DEFAULT_PARALLEL,
+                 progress: Progress | None = None) -> None:
+        self.client = client
+        self.progress = progress or Progress(quiet=True)
+        self.workers = Workers(parallel)
+        self.live = LiveTransfers()  # cut by the main thread on Ctrl-C
+        self.locks = HeldLocks()  # released by the main thread for workers that cannot
+        self.futures: dict[Future[str], Any] = {}  # each download and whose it is
+        self.counted: set[str] = set()  # files whose size is in the progress total
 
-    run_to_the_end(step)
+    def __enter__(self) -> DownloadPool:
+        self.client.cancelled.clear()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        try:
+            if kind is None:
+                self.workers.shutdown()
+            else:
+                self.stop()
+        finally:
+            self.progress.clear()
+
+    def submit(self, owner: Any, spec: DownloadSpec, extract_as: str | None = None) -> None:
+        """Download ``spec`` in a worker (``fetch_one``) on behalf of ``owner`` (a product,
+        a file name: what ``finished`` hands back with the download's future)."""
+        if spec.label not in self.counted:  # a product back from tape counts once
+            self.counted.add(spec.label)
+            self.progress.add_total(spec.size)
+        future = self.workers.submit(fetch_one, self.client, spec, self.progress, extract_as,
+                                     self.live, self.locks)
+        self.futures[future] = owner
+
+    def finished(self, wait_all: bool = False) -> Iterator[tuple[Any, Future[str]]]:
+        """The downloads that have ended (with ``wait_all``, every one, each waited for),
+        in the order they were submitted, each handed out once."""
+        for future in [f for f in self.futures if wait_all or f.done()]:
+            yield self.futures.pop(future), future
+
+    def wait_any(self) -> None:
+        """Wait until a download ends."""
+        wait(list(self.futures), return_when=FIRST_COMPLETED)
+
+    def cancel_queued(self) -> list[Any]:
+        """Drop the downloads that have not started; whose they were."""
+        dropped = [future for future in self.futures if future.cancel()]
+        return [self.futures.pop(future) for future in dropped]
+
+    def stop(self) -> None:
+        """Stop every download now (Ctrl-C, or a refused account): nothing new starts, the
+        transfers in flight are cut (their ``.part`` files stay for the next run), the
+        workers get ``STOP_WAIT`` seconds, then the locks they still hold are released.
+
+        Runs to its end even when Ctrl-C is pressed again meanwhile.
+        """
+        deadline = time.monotonic() + STOP_WAIT
+
+        def step() -> None:
+            self.client.cancelled.set()
+            for future in self.futures:
+                future.cancel()
+            self.live.stop()
+            self.workers.shutdown(timeout=max(0.0, deadline - time.monotonic()))
+            self.locks.release_all()
+
+        run_to_the_end(step)
 
 
-@dataclasses.dataclass
-class FetchResult:
-    """Per product: a status (downloaded, existing, on tape, failed...) and any error."""
+class FetchResult(Outcomes):
+    """Per product or file: downloaded, existing, on tape, failed... and any error."""
 
-    statuses: dict[str, str]
-    errors: dict[str, PepsError]
+    SUMMARY = (((DOWNLOADED,), "downloaded", True), ((EXISTING,), "already there", True),
+               ((ON_TAPE, STAGING), "still on tape", True), ((FAILED,), "failed", True),
+               ((BUSY,), "busy", False), ((VANISHED,), "no longer in the catalogue", False),
+               ((UNKNOWN,), "with storage unknown", False))
 
-    def count(self, status: str) -> int:
-        return sum(1 for value in self.statuses.values() if value == status)
-
-    def fail(self, name: str, error: PepsError) -> None:
-        self.statuses[name] = FAILED
-        self.errors[name] = error
+    def fail(self, name: str, exc: Exception) -> PepsError:
+        """Record one item's failure (logged once, naming it once); the error recorded."""
+        error = exc if isinstance(exc, PepsError) else unexpected(exc)
+        log.error("%s", naming(name, error))
+        self.record(name, FAILED, error)
+        return error
 
     def settle(self, name: str, future: Future[str]) -> PepsError | None:
         """Record a finished download; return its error (a StillStaging is left to the
@@ -180,21 +237,8 @@ class FetchResult:
         except BadCredentials:
             raise
         except Exception as exc:  # noqa: BLE001  (one file's surprise must not stop the others)
-            error = exc if isinstance(exc, PepsError) else unexpected(exc)
-            log.error("%s: %s", name, error)
-            self.fail(name, error)
-            return error
+            return self.fail(name, exc)
         return None
-
-    def summary(self) -> str:
-        waiting = self.count(ON_TAPE) + self.count(STAGING)
-        parts = [f"{self.count(DOWNLOADED)} downloaded", f"{self.count(EXISTING)} already there",
-                 f"{waiting} still on tape", f"{self.count(FAILED)} failed"]
-        for extra, label in ((BUSY, "busy"), (VANISHED, "no longer in the catalogue"),
-                             (UNKNOWN, "with storage unknown")):
-            if self.count(extra):
-                parts.append(f"{self.count(extra)} {label}")
-        return "Summary: " + ", ".join(parts)
 
     def outcome(self, name: str) -> ExitStatus:
         """What one product's status means as an exit status. A failure is the server's
@@ -204,10 +248,6 @@ class FetchResult:
         if status == FAILED and isinstance(error, (BadCredentials, ServerError)):
             return error.exit_status
         return OUTCOMES.get(status, ExitStatus.FAILED)
-
-    def exit_status(self) -> ExitStatus:
-        """The worst outcome of the products, in the one order (``errors.EXIT_SEVERITY``)."""
-        return worst_status(self.outcome(name) for name in self.statuses)
 
 
 OUTCOMES = {DOWNLOADED: ExitStatus.OK, EXISTING: ExitStatus.OK, ON_TAPE: ExitStatus.NOT_READY,
@@ -220,44 +260,33 @@ class Fetcher:
 
     Tape products are asked for up front; what is on disk downloads at once;
     every ``wait`` minutes the still-waiting products are looked up again and
-    downloaded as soon as they are on disk, for at most ``trials`` rounds.
+    downloaded as soon as they are on disk, for at most ``trials`` rounds. The
+    catalogue is asked through ``provider`` (PEPS's resto by default).
     """
 
     def __init__(self, client: Client, write_dir: Path, *, extract: bool = False,
                  parallel: int = DEFAULT_PARALLEL, trials: int = 10, wait: float = 1.0,
-                 progress: Progress | None = None) -> None:
+                 progress: Progress | None = None, provider: Provider | None = None) -> None:
         self.client = client
+        self.provider = provider or PepsResto(client)
         self.write_dir = Path(write_dir)
         self.extract = extract
         self.parallel = max(1, int(parallel))
         self.trials = trials
         self.wait_seconds = max(0.0, wait * 60.0)
         self.progress = progress or Progress(quiet=True)
-        self.result = FetchResult({}, {})
+        self.result = FetchResult()
         self.waiting: dict[str, Product] = {}
-        self.futures: dict[Future[str], Product] = {}
         self.unreachable: NetworkError | None = None
-        self.counted: set[str] = set()  # products whose size is in the progress total
-        self.live = LiveTransfers()  # cut by the main thread on Ctrl-C
-        self.locks = HeldLocks()  # released by the main thread for workers that cannot
 
     def run(self, products: list[Product]) -> FetchResult:
         check_write_dir(self.write_dir)
-        self.client.cancelled.clear()  # a client stopped by an earlier Ctrl-C works again
-        self.pool = Workers(self.parallel)
-        try:
+        with DownloadPool(self.client, self.parallel, self.progress) as self.pool:
             for product in products:
                 self._triage(product)
             self._stage_all()
             self._loop()
-            wait(list(self.futures))  # downloads still running after the last round
-            self.pool.shutdown()
-            self._collect(block=True)
-        except BaseException:
-            stop_workers(self.client, self.pool, self.live, self.locks, self.futures)
-            raise
-        finally:
-            self.progress.clear()
+            self._collect(wait_all=True)  # downloads still running after the last round
         for name, product in self.waiting.items():
             self.result.statuses[name] = STAGING if product.storage == "staging" else ON_TAPE
         return self.result
@@ -275,17 +304,9 @@ class Fetcher:
             self._submit(product)
 
     def _submit(self, product: Product) -> None:
-        if product.name not in self.counted:  # a product back from tape counts once
-            self.counted.add(product.name)
-            self.progress.add_total(product.size)
-        self.futures[self.pool.submit(self._download, product)] = product
-
-    def _download(self, product: Product) -> str:
-        spec = DownloadSpec(download_url_of(product), self.write_dir / product.zip_name,
+        spec = DownloadSpec(self.provider.download_url(product), self.write_dir / product.zip_name,
                             product.name, product.size, product.checksum)
-        return fetch_one(self.client, spec, self.progress,
-                         extract_as=product.name if self.extract else None, live=self.live,
-                         locks=self.locks)
+        self.pool.submit(product, spec, product.name if self.extract else None)
 
     def _own_failure(self, name: str, step: Callable[..., None], *args: Any) -> None:
         """Run one product's staging or lookup step; its failure is that product's only.
@@ -298,12 +319,12 @@ class Fetcher:
         except BadCredentials:
             raise
         except Exception as exc:  # noqa: BLE001  (one product's surprise must not stop the others)
-            error = exc if isinstance(exc, PepsError) else unexpected(exc)
-            log.error("%s: %s", name, error)
             self.waiting.pop(name, None)
-            self.result.fail(name, error)
-            if isinstance(error, NetworkError):
-                self.unreachable = error
+            self._note_unreachable(self.result.fail(name, exc))
+
+    def _note_unreachable(self, error: PepsError | None) -> None:
+        if isinstance(error, NetworkError):
+            self.unreachable = error
 
     def _stage_all(self) -> None:
         for product in list(self.waiting.values()):
@@ -313,34 +334,27 @@ class Fetcher:
                 self._own_failure(product.name, self._stage, product)
 
     def _stage(self, product: Product) -> None:
-        if request_staging(self.client, product):
+        if self.provider.request_staging(product):
             log.info("%s is on disk now", product.name)
             del self.waiting[product.name]
             self._submit(product)
         else:
             log.info("%s is on tape: staging requested", product.name)
 
-    def _collect(self, block: bool = False) -> None:
-        done = [f for f in self.futures if f.done()] if not block else list(self.futures)
-        for future in done:
-            product = self.futures.pop(future)
+    def _collect(self, wait_all: bool = False) -> None:
+        for product, future in self.pool.finished(wait_all):
             error = self.result.settle(product.name, future)
             if isinstance(error, StillStaging):
                 log.info("%s went back to tape: waiting for it", product.name)
                 product.storage = "staging"
                 self.waiting[product.name] = product
-            elif isinstance(error, NetworkError):
-                self.unreachable = error
+            self._note_unreachable(error)
 
     def _give_up(self, error: NetworkError) -> None:
         """The server is unreachable: what has not started fails now, not after its retries."""
         log.error("the server cannot be reached: giving up the remaining products")
-        for future, product in list(self.futures.items()):
-            if future.cancel():
-                del self.futures[future]
-                self.result.fail(product.name, error)
-        for name in list(self.waiting):
-            self.result.fail(name, error)
+        for name in [product.name for product in self.pool.cancel_queued()] + list(self.waiting):
+            self.result.record(name, FAILED, error)
         self.waiting.clear()
 
     def _loop(self) -> None:
@@ -351,9 +365,9 @@ class Fetcher:
                 self._give_up(self.unreachable)
                 return
             if not self.waiting:
-                if not self.futures:
+                if not self.pool.futures:
                     return
-                wait(list(self.futures), return_when=FIRST_COMPLETED)
+                self.pool.wait_any()
                 continue
             if rounds >= self.trials:
                 return
@@ -371,7 +385,7 @@ class Fetcher:
 
     def _recheck(self, name: str, product: Product) -> None:
         """Look a waiting product up again: still on tape, on disk now, or gone."""
-        fresh = lookup_product(self.client, product)
+        fresh = self.provider.lookup(product)
         if fresh is None:
             log.warning("%s is no longer in the catalogue", name)
             del self.waiting[name]
@@ -393,35 +407,21 @@ class Fetcher:
 
 def fetch_files(client: Client, specs: list[DownloadSpec], parallel: int = DEFAULT_PARALLEL,
                 progress: Progress | None = None) -> FetchResult:
-    """Download plain files (MAJA results) with the shared engine, ``parallel`` at once.
+    """Download plain files (MAJA results) with the one pool driver, ``parallel`` at once.
 
     Files already at their final name are EXISTING; each is fetched under a
     lock, resumed, retried and checked like a product; Ctrl-C stops as in ``Fetcher``.
+    A file the server is still staging is STAGING, its StillStaging kept as its error.
     """
-    client.cancelled.clear()  # a client stopped by an earlier Ctrl-C works again
-    result = FetchResult({}, {})
-    progress = progress or Progress(quiet=True)
-    todo = []
-    for spec in specs:
-        if spec.dest.exists():
-            result.statuses[spec.label] = EXISTING
-        else:
-            progress.add_total(spec.size)
-            todo.append(spec)
-    pool, live, locks = Workers(parallel), LiveTransfers(), HeldLocks()
-    futures: dict[Future[str], DownloadSpec] = {}
-    try:
-        for spec in todo:
-            futures[pool.submit(fetch_one, client, spec, progress, None, live, locks)] = spec
-        for future, spec in futures.items():
-            error = result.settle(spec.label, future)
+    result = FetchResult()
+    with DownloadPool(client, parallel, progress) as pool:
+        for spec in specs:
+            if spec.dest.exists():
+                result.statuses[spec.label] = EXISTING
+            else:
+                pool.submit(spec.label, spec)
+        for name, future in pool.finished(wait_all=True):
+            error = result.settle(name, future)
             if isinstance(error, StillStaging):
-                result.statuses[spec.label] = STAGING
-                result.errors[spec.label] = error
-        pool.shutdown()
-    except BaseException:
-        stop_workers(client, pool, live, locks, futures)
-        raise
-    finally:
-        progress.clear()
+                result.record(name, STAGING, error)
     return result

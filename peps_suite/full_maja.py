@@ -23,6 +23,7 @@ from .errors import (
     ExitStatus,
     PepsError,
     ServerError,
+    naming,
     worst_status,
 )
 from .fetch import DEFAULT_PARALLEL, fetch_files
@@ -360,8 +361,7 @@ def explain_job(outcome: JobOutcome) -> list[str]:
     """What to tell the user about a job that is not FINISHED (or could not be checked)."""
     who = outcome.describe()
     if outcome.error is not None:
-        message = str(outcome.error)  # name the log, once
-        return [message if str(outcome.log_path) in message else f"{outcome.log_path}: {message}"]
+        return [naming(str(outcome.log_path), outcome.error)]
     check = outcome.check
     assert check is not None
     if outcome.status == "PENDING":

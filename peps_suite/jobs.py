@@ -63,9 +63,9 @@ def fetch_job_status(client: Client, job: JobLog, stat_path: Path | None = None)
         text = fetch_text(client, job.status_url, f"status of job {name}")
     except ServerError as exc:
         if exc.status in (404, 410):
-            raise ServerError(f"{exc}: the job is unknown to the server (removed, or another "
-                              "server?): check your jobs on the PEPS processing page",
-                              exc.status) from None
+            raise ServerError(f"{exc.detail}: the job is unknown to the server (removed, or "
+                              "another server?): check your jobs on the PEPS processing page",
+                              exc.status, what=exc.what) from None
         raise
     if stat_path is not None:
         write_atomic(stat_path, text)

@@ -19,7 +19,9 @@ from .errors import (
     Busy,
     ExitStatus,
     JobNotLogged,
+    Outcomes,
     PepsError,
+    naming,
     worst_status,
 )
 from .fetch import DEFAULT_PARALLEL, FetchResult, fetch_files
@@ -118,21 +120,13 @@ NOT_SENT = "not sent"
 ACCEPTED_NO_LOG = "accepted, log not written"
 
 
-@dataclasses.dataclass
-class Submission(FetchResult):
-    """Per product of a peps_maja_process run: submitted, already submitted, refused..."""
+class Submission(Outcomes):
+    """Per product of a peps_maja_process run: submitted, already submitted, refused...;
+    the exit status is the worst of the errors met (none: OK)."""
 
-    def summary(self) -> str:
-        parts = [f"{self.count(SUBMITTED)} submitted",
-                 f"{self.count(ALREADY_SUBMITTED)} already submitted",
-                 f"{self.count(REFUSED)} refused"]
-        for extra in (NOT_SENT, BUSY, ACCEPTED_NO_LOG):
-            if self.count(extra):
-                parts.append(f"{self.count(extra)} {extra}")
-        return "Summary: " + ", ".join(parts)
-
-    def exit_status(self) -> ExitStatus:
-        return worst_status(error.exit_status for error in self.errors.values())
+    SUMMARY = (((SUBMITTED,), SUBMITTED, True), ((ALREADY_SUBMITTED,), ALREADY_SUBMITTED, True),
+               ((REFUSED,), REFUSED, True), ((NOT_SENT,), NOT_SENT, False),
+               ((BUSY,), BUSY, False), ((ACCEPTED_NO_LOG,), ACCEPTED_NO_LOG, False))
 
 
 def submit_maja_product(client: Client, name: str, log_path: Path) -> str:
@@ -160,19 +154,19 @@ def submit_maja_jobs(client: Client, names: list[str], write_dir: Path) -> Submi
     A refusal is reported and the others go on, except a refused account:
     then every submission would fail, so the rest is not sent.
     """
-    result = Submission({}, {})
+    result = Submission()
     for index, name in enumerate(names):
         try:
-            result.statuses[name] = submit_maja_product(client, name, write_dir / f"{name}.log")
+            result.record(name, submit_maja_product(client, name, write_dir / f"{name}.log"))
         except Busy as exc:
             log.warning("%s", exc)
-            result.statuses[name], result.errors[name] = BUSY, exc
+            result.record(name, BUSY, exc)
         except JobNotLogged as exc:
-            log.error("%s: %s", name, exc)
-            result.statuses[name], result.errors[name] = ACCEPTED_NO_LOG, exc
+            log.error("%s", naming(name, exc))
+            result.record(name, ACCEPTED_NO_LOG, exc)
         except PepsError as exc:
             log.error("unable to start processing of %s: %s", name, exc)
-            result.statuses[name], result.errors[name] = REFUSED, exc
+            result.record(name, REFUSED, exc)
             if isinstance(exc, BadCredentials):
                 rest = names[index + 1:]
                 if rest:

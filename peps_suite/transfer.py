@@ -23,9 +23,10 @@ from pathlib import Path
 import requests
 import urllib3
 
+from .bodies import says_account_refused
 from .errors import BadCredentials, IntegrityError, PepsError, ServerError, StillStaging
 from .files import fsync_dir, fsync_file
-from .http import Client, describe_network_error, error_message_of, is_retriable
+from .http import Client, Retries, describe_network_error, error_message_of, is_retriable
 from .progress import Progress
 from .values import human_size
 
@@ -236,7 +237,7 @@ def disk_error(exc: OSError, part: Path) -> PepsError:
                      "permissions")
 
 
-MAX_REFUSALS = 30  # "too many downloads" refusals waited out before giving up
+MAX_REFUSALS = 30  # "too many downloads" refusals (429) waited out before giving up
 
 
 class _PartialFile:
@@ -262,99 +263,110 @@ class _PartialFile:
     def complete(self) -> bool:
         return self.spec.size is not None and self.offset >= self.spec.size
 
+    def kept(self) -> str:
+        """What a failed download leaves for the next run, as the end of its message."""
+        if not self.offset:
+            return ""
+        return f"; {human_size(self.offset)} kept in {self.part.name}, run again to resume"
+
+
+class _Setback(Exception):
+    """An attempt failed in a way another attempt may mend: why, the server's
+    ``Retry-After`` and status, and the error to raise once the attempts are spent."""
+
+    def __init__(self, reason: str, retry_after: float | None = None,
+                 error: type[ServerError] = ServerError, status: int | None = None) -> None:
+        super().__init__(reason)
+        self.reason, self.retry_after, self.error, self.status = reason, retry_after, error, status
+
+    @classmethod
+    def of(cls, exc: ServerError) -> _Setback:
+        return cls(exc.detail, exc.retry_after, type(exc), exc.status)
+
 
 def _fetch_into(client: Client, spec: DownloadSpec, part: Path, progress: Progress,
                 max_attempts: int, live: LiveTransfers) -> str:
     """Fill ``part`` with the whole body, resuming after drops; return its MD5.
 
-    Retries (bounded by ``max_attempts``) cover connection errors, stalls, 5xx,
-    early ends and bad ranges; "too many downloads" (429) refusals are waited
-    out separately, up to ``MAX_REFUSALS`` times, honouring ``Retry-After``.
+    Setbacks (connection errors, stalls, 5xx, early ends, bad ranges) get
+    ``max_attempts`` attempts in all; "too many downloads" refusals (429) are
+    waited out on their own budget, ``MAX_REFUSALS``: both are ``Retries``.
     """
+    what = f"download of {spec.label}"
+    failures = Retries(client, what, max_attempts - 1)
+    refusals = Retries(client, what, MAX_REFUSALS)
     state = _PartialFile(part, spec, progress)
-    failures = refusals = 0
-
-    def retry_later(reason: str, retry_after: float | None = None,
-                    error: type[ServerError] = ServerError) -> None:
-        nonlocal failures
-        if client.cancelled.is_set():  # the transfer was cut by Ctrl-C: no retry
-            raise KeyboardInterrupt
-        failures += 1
-        if failures >= max_attempts:
-            kept = f"; {human_size(state.offset)} kept in {part.name}, run again to resume" \
-                if state.offset else ""
-            raise error(f"download of {spec.label}: {reason} (after {failures} "
-                        f"attempts){kept}")
-        pause = client.delay(failures - 1, retry_after)
-        log.info("download of %s: %s; retrying in %.1f s (%d/%d)", spec.label, reason, pause,
-                 failures, max_attempts - 1)
-        client.pause(pause)
-
     try:
         while not state.complete():
             if client.cancelled.is_set():
                 raise KeyboardInterrupt
-            headers = {"Range": f"bytes={state.offset}-"} if state.offset else None
             try:
-                response = client.request(
-                    "GET", spec.url, what=f"download of {spec.label}", auth=True, retry=False,
-                    stream=True, headers=headers, accept=(200, 202, 206, 416),
-                )
-            except ServerError as exc:
-                if exc.status is not None and not is_retriable(exc.status):
-                    raise  # 401 off the --url server, 404...: asking again cannot help
-                if exc.status == 429 and refusals < MAX_REFUSALS:
-                    refusals += 1
-                    pause = client.delay(min(refusals, 6), exc.retry_after)
-                    log.info("download of %s: the server refuses more downloads now; waiting "
-                             "%.1f s", spec.label, pause)
-                    client.pause(pause)
+                _attempt(client, spec, state, live)
+            except _Setback as setback:
+                if client.cancelled.is_set():  # the transfer was cut by Ctrl-C: no retry
+                    raise KeyboardInterrupt from None
+                if setback.status == 429 and refusals.again(setback.reason, setback.retry_after):
                     continue
-                retry_later(str(exc).split(": ", 1)[-1], exc.retry_after, type(exc))
+                if not failures.again(setback.reason, setback.retry_after):
+                    raise setback.error(f"{setback.reason} (after {failures.failures + 1} "
+                                        f"attempts){state.kept()}", setback.status,
+                                        what=what) from None
                 continue
-            with response, live.reading(response):
-                if client.cancelled.is_set():  # Ctrl-C while the request was on its way
-                    raise KeyboardInterrupt
-                status = response.status_code
-                if status == 202:
-                    raise StillStaging(f"{spec.label} is being staged from tape")
-                if status == 416:
-                    state.restart("the server refused to resume")
-                    retry_later("byte range refused")
-                    continue
-                try:
-                    _reject_error_body(response, spec)
-                except ServerError as exc:
-                    retry_later(str(exc).split(": ", 1)[-1])
-                    continue
-                if status == 206:
-                    content_range = parse_content_range(response.headers.get("Content-Range"))
-                    if content_range is None or content_range[0] != state.offset or (
-                            spec.size is not None and content_range[2] not in (None, spec.size)):
-                        state.restart(f"unexpected Content-Range "
-                                      f"{response.headers.get('Content-Range')!r}")
-                        retry_later("unusable Content-Range")
-                        continue
-                elif state.offset:
-                    state.restart("the server ignored the resume request (200 instead of 206)")
-                if spec.size is None and status == 200:
-                    length = response.headers.get("Content-Length", "")
-                    spec.size = int(length) if length.isascii() and length.isdigit() else None
-                try:
-                    _stream_body(response, state, client.cancelled)
-                except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError,
-                        ConnectionError) as exc:
-                    retry_later(f"interrupted at {human_size(state.offset)} "
-                                f"({describe_network_error(exc)})")
-                    continue
-            if spec.size is None:
+            if spec.size is None:  # the length is unknown: the body's end is the file's
                 break
-            if not state.complete():
-                retry_later(f"the body ended early at {human_size(state.offset)} of "
-                            f"{human_size(spec.size)}")
     finally:
         state.hasher.close()
     return state.hasher.hexdigest()
+
+
+def _attempt(client: Client, spec: DownloadSpec, state: _PartialFile, live: LiveTransfers) -> None:
+    """One request for what is missing, its answer checked, its body appended; a
+    ``_Setback`` when another attempt may do better."""
+    response = _request_rest(client, spec, state.offset)
+    with response, live.reading(response):
+        if client.cancelled.is_set():  # Ctrl-C while the request was on its way
+            raise KeyboardInterrupt
+        _check_answer(response, spec, state)
+        _stream_body(response, state, client.cancelled)
+    if spec.size is not None and not state.complete():
+        raise _Setback(f"the body ended early at {human_size(state.offset)} of "
+                       f"{human_size(spec.size)}")
+
+
+def _request_rest(client: Client, spec: DownloadSpec, offset: int) -> requests.Response:
+    """GET the file from ``offset`` on (sent once: the retries are ``_fetch_into``'s)."""
+    headers = {"Range": f"bytes={offset}-"} if offset else None
+    try:
+        return client.request("GET", spec.url, what=f"download of {spec.label}", auth=True,
+                              retry=False, stream=True, headers=headers,
+                              accept=(200, 202, 206, 416))
+    except ServerError as exc:
+        if exc.status is not None and not is_retriable(exc.status):
+            raise  # 401 off the --url server, 404...: asking again cannot help
+        raise _Setback.of(exc) from None
+
+
+def _check_answer(response: requests.Response, spec: DownloadSpec, state: _PartialFile) -> None:
+    """Before the body: still on tape, a refused range, an error page, an unusable
+    Content-Range, a resume ignored, or the length when the catalogue gave none."""
+    status = response.status_code
+    if status == 202:
+        raise StillStaging(f"{spec.label} is being staged from tape")
+    if status == 416:
+        state.restart("the server refused to resume")
+        raise _Setback("byte range refused")
+    _reject_error_body(response, spec)
+    if status == 206:
+        content_range = parse_content_range(response.headers.get("Content-Range"))
+        if content_range is None or content_range[0] != state.offset or (
+                spec.size is not None and content_range[2] not in (None, spec.size)):
+            state.restart(f"unexpected Content-Range {response.headers.get('Content-Range')!r}")
+            raise _Setback("unusable Content-Range")
+    elif state.offset:
+        state.restart("the server ignored the resume request (200 instead of 206)")
+    if spec.size is None and status == 200:
+        length = response.headers.get("Content-Length", "")
+        spec.size = int(length) if length.isascii() and length.isdigit() else None
 
 
 def _iter_body(response: requests.Response) -> Iterator[bytes]:
@@ -370,30 +382,35 @@ def _iter_body(response: requests.Response) -> Iterator[bytes]:
 
 def _stream_body(response: requests.Response, state: _PartialFile,
                  cancelled: threading.Event) -> None:
-    """Append the body to the partial file, hashing as it goes."""
+    """Append the body to the partial file, hashing as it goes; a drop is a ``_Setback``."""
     label = state.spec.label
     with open(state.part, "ab") as handle:
-        for chunk in _iter_body(response):
-            if cancelled.is_set():
-                raise KeyboardInterrupt
-            handle.write(chunk)
-            state.hasher.update(chunk)
-            state.offset += len(chunk)
-            state.progress.advance(label, len(chunk))
+        try:
+            for chunk in _iter_body(response):
+                if cancelled.is_set():
+                    raise KeyboardInterrupt
+                handle.write(chunk)
+                state.hasher.update(chunk)
+                state.offset += len(chunk)
+                state.progress.advance(label, len(chunk))
+        except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError,
+                ConnectionError) as exc:
+            raise _Setback(f"interrupted at {human_size(state.offset)} "
+                           f"({describe_network_error(exc)})") from None
 
 
 def _reject_error_body(response: requests.Response, spec: DownloadSpec) -> None:
-    """A JSON or HTML answer where a file was expected is an error, with its message."""
+    """A JSON or HTML answer where a file was expected: a refused account, or a setback
+    with the server's message."""
     ctype = response.headers.get("Content-Type", "").lower()
     if not spec.expect_zip:
         return
     if any(kind in ctype for kind in ("json", "html", "xml", "text/")):
         message = error_message_of(response)
-        if "unauthori" in message.lower() or "password" in message.lower():
+        if says_account_refused(message):
             raise BadCredentials(f"download of {spec.label}: the server answered '{message}' "
                                  "instead of the product: check your account file")
-        raise ServerError(f"download of {spec.label}: the server sent an error instead of the "
-                          f"product: {message}")
+        raise _Setback(f"the server sent an error instead of the product: {message}")
 
 
 def _check_complete(spec: DownloadSpec, part: Path, digest: str) -> None:

@@ -101,9 +101,9 @@ def wps_execute(client: Client, identifier: str, inputs: dict[str, Any],
                                   params=wps_execute_params(identifier, inputs, **extra),
                                   auth=True, retry=False, accept=(200, 400))
     except ServerError as exc:
-        raise ServerError(f"{exc}. The request may or may not have reached the server: check "
-                          "your jobs on the PEPS processing page before submitting again",
-                          exc.status) from None
+        raise ServerError(f"{exc.detail}. The request may or may not have reached the server: "
+                          "check your jobs on the PEPS processing page before submitting again",
+                          exc.status, what=exc.what) from None
     text = response.content.decode("utf-8", "replace")
     if response.status_code != 200:
         message = summarize_error_body(response.content, response.headers.get("Content-Type", ""))

@@ -6,7 +6,6 @@ the API key's whereabouts too (which requests carried it, and that it appears no
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
