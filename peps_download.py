@@ -129,7 +129,8 @@ def command(args: argparse.Namespace) -> int:
         fetched.statuses.update(result.skipped)
     print(fetched.summary())  # each failure was logged as an error when it happened
     if fetched.count(pc.ON_TAPE) or fetched.count(pc.STAGING):
-        print("Products are still on tape: run the same command again later "
+        offline = "offline" if client.service == "geodes" else "on tape"
+        print(f"Products are still {offline}: run the same command again later "
               "(or raise --trials/--wait).")
     return fetched.exit_status()
 

@@ -27,4 +27,5 @@ LAYERS = (
     "jobs",       # following a WPS job
     "full_maja",  # the FULL_MAJA workflow
     "maja",       # the single-product MAJA workflow
+    "theia",      # MAJA L2A series on GEODES: Theia's products for a FULL_MAJA request
 )

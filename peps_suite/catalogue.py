@@ -402,6 +402,8 @@ class Provider:
     name = "peps"
     #: Download statuses that mean "not online yet, asked for" (never saved as a file).
     not_ready_statuses: tuple[int, ...] = (202,)
+    #: What the service calls a product not online yet, and asking for it.
+    offline_word, asked_word = "on tape", "staging requested"
 
     def __init__(self, client: Client) -> None:
         self.client = client
@@ -425,6 +427,10 @@ class Provider:
 
     def download_url(self, product: Product) -> str:
         return product.download_url
+
+    def prefetch(self, products: list[Product]) -> None:
+        """About to look these products up one by one: a provider that can ask about all of
+        them in one request does it here (the lookups then use the answer)."""
 
     def resolve(self, entries: list[dict[str, str]]) -> SearchResult:
         """Current records of named products (``--from``); vanished ones are reported."""

@@ -152,7 +152,7 @@ def fetch_products(client: Client, products: list[Product], settings: DownloadSe
     client.require_credentials()
     fetcher = Fetcher(client, Path(settings.write_dir), extract=settings.extract,
                       parallel=int(settings.parallel), trials=int(settings.trials),
-                      wait=float(settings.wait), progress=progress)
+                      wait=float(settings.wait), progress=progress, provider=provider_for(client))
     return fetcher.run(products)
 
 

@@ -171,8 +171,11 @@ class Outcomes:
         """The worst outcome of the items, in the one order (``EXIT_SEVERITY``)."""
         return worst_status(self.outcome(name) for name in self.statuses)
 
+    #: Words of ``SUMMARY`` labels replaced for this run (GEODES says "offline", not "on tape").
+    words: dict[str, str] = dataclasses.field(default_factory=dict, compare=False)
+
     def summary(self) -> str:
         """``Summary: 3 downloaded, 1 failed``, from ``SUMMARY``."""
-        parts = [f"{count} {label}" for statuses, label, always in self.SUMMARY
+        parts = [f"{count} {self.words.get(label, label)}" for statuses, label, always in self.SUMMARY
                  if (count := self.count(*statuses)) or always]
         return "Summary: " + ", ".join(parts)

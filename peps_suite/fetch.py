@@ -50,9 +50,9 @@ def unexpected(exc: Exception) -> PepsError:
                      "(please report it)")
 
 
-def existing_copy(write_dir: Path, name: str) -> Path | None:
-    """``<name>.zip`` or ``<name>.SAFE`` already in the folder."""
-    for candidate in (write_dir / f"{name}.zip", write_dir / f"{name}.SAFE"):
+def existing_copy(write_dir: Path, product: Product) -> Path | None:
+    """The product's zip, or the folder ``-x`` extracts it to, already in the folder."""
+    for candidate in (write_dir / product.zip_name, write_dir / product.extract_name):
         if candidate.exists():
             return candidate
     return None
@@ -70,16 +70,16 @@ def fetch_one(client: Client, spec: DownloadSpec, progress: Progress | None = No
     # Another run fetching the same file: wait for it, then find the file there.
     with hold_lock(lock, spec.label, wait=client.cancelled, held=locks):
         if extract_as:
-            if (spec.dest.parent / f"{extract_as}.SAFE").exists():
+            if (spec.dest.parent / extract_as).exists():
                 return EXISTING
             if spec.dest.exists():  # checked earlier, its extraction did not happen
-                extract_zip(spec.dest, spec.dest.parent, extract_as, client.cancelled)
+                extract_zip(spec.dest, spec.dest.parent, spec.label, client.cancelled, extract_as)
                 return EXISTING
         elif spec.dest.exists():
             return EXISTING
         download_file(client, spec, progress, live=live)
         if extract_as:
-            extract_zip(spec.dest, spec.dest.parent, extract_as, client.cancelled)
+            extract_zip(spec.dest, spec.dest.parent, spec.label, client.cancelled, extract_as)
     return DOWNLOADED
 
 
@@ -275,7 +275,7 @@ class Fetcher:
         self.trials = trials
         self.wait_seconds = max(0.0, wait * 60.0)
         self.progress = progress or Progress(quiet=True)
-        self.result = FetchResult()
+        self.result = FetchResult(words={"still on tape": f"still {self.provider.offline_word}"})
         self.waiting: dict[str, Product] = {}
         self.unreachable: NetworkError | None = None
 
@@ -292,7 +292,7 @@ class Fetcher:
         return self.result
 
     def _triage(self, product: Product) -> None:
-        found = existing_copy(self.write_dir, product.name)
+        found = existing_copy(self.write_dir, product)
         if found and self.extract and found.suffix == ".zip":
             self._submit(product)  # a zip left by a failed extraction: extract it now
         elif found:
@@ -305,8 +305,9 @@ class Fetcher:
 
     def _submit(self, product: Product) -> None:
         spec = DownloadSpec(self.provider.download_url(product), self.write_dir / product.zip_name,
-                            product.name, product.size, product.checksum)
-        self.pool.submit(product, spec, product.name if self.extract else None)
+                            product.name, product.size, product.checksum,
+                            not_ready=self.provider.not_ready_statuses)
+        self.pool.submit(product, spec, product.extract_name if self.extract else None)
 
     def _own_failure(self, name: str, step: Callable[..., None], *args: Any) -> None:
         """Run one product's staging or lookup step; its failure is that product's only.
@@ -339,7 +340,8 @@ class Fetcher:
             del self.waiting[product.name]
             self._submit(product)
         else:
-            log.info("%s is on tape: staging requested", product.name)
+            log.info("%s is %s: %s", product.name, self.provider.offline_word,
+                     self.provider.asked_word)
 
     def _collect(self, wait_all: bool = False) -> None:
         for product, future in self.pool.finished(wait_all):
@@ -371,13 +373,15 @@ class Fetcher:
                 continue
             if rounds >= self.trials:
                 return
-            log.info("%d product(s) on tape; looking again in %s (round %d of %d)",
-                     len(self.waiting), human_duration(self.wait_seconds), rounds + 1, self.trials)
+            log.info("%d product(s) %s; looking again in %s (round %d of %d)",
+                     len(self.waiting), self.provider.offline_word,
+                     human_duration(self.wait_seconds), rounds + 1, self.trials)
             values.sleep(self.wait_seconds)
             rounds += 1
             self._requery()
 
     def _requery(self) -> None:
+        self.provider.prefetch(list(self.waiting.values()))  # one request for all, if it can
         for name, product in list(self.waiting.items()):
             if self.unreachable:
                 return

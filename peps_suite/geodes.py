@@ -86,10 +86,12 @@ class GeodesStac(Provider):
 
     name = "geodes"
     not_ready_statuses = stac.NOT_ONLINE_STATUSES
+    offline_word, asked_word = "offline", "asked to bring it online"
 
     def __init__(self, client: Client) -> None:
         super().__init__(client)
         self.items: dict[str, stac.GeodesItem] = {}  # by product name, for availability
+        self.known_online: dict[str, bool] = {}  # answered by the last prefetch
 
     # -- search -------------------------------------------------------------
 
@@ -166,8 +168,31 @@ class GeodesStac(Provider):
                 return None
             item = self.items[product.name]
             product = found
-        available = self.availability(item)
+        available = self.known_online.pop(product.name, None)
+        if available is None:
+            available = self.availability(item)
         return dataclasses.replace(product, storage="online" if available else NOT_ONLINE)
+
+    def prefetch(self, products: list[Product]) -> None:
+        """One ``/fastavailability`` request for the products about to be looked up; when
+        it fails, each is asked on its own."""
+        self.known_online.clear()
+        items = [self.items[p.name] for p in products if p.name in self.items]
+        if not items:
+            return
+        what = f"availability of {len(items)} product(s)"
+        try:
+            response = self.client.request(
+                "POST", self.client.endpoint(stac.FASTAVAILABILITY_PATH), what=what,
+                json=stac.fastavailability_body(items))
+            table = stac.parse_fastavailability(self.client.json_of(response, what))
+        except (ServerError, stac.GeodesAnswerError) as exc:
+            log.info("%s: %s; asking product by product", what, exc)
+            return
+        for item in items:
+            known = stac.availability_of(item, table)
+            if known is not None:
+                self.known_online[item.identifier] = known
 
     def availability(self, item: stac.GeodesItem) -> bool:
         """``GET /availability/<name>`` (with the key, as pyGeodes sends it)."""
@@ -176,28 +201,6 @@ class GeodesStac(Provider):
         response = self.client.request("GET", url, what=what, auth=True)
         available = stac.parse_availability(self.client.json_of(response, what), item.md5)
         return bool(available)
-
-    def refresh(self, products: list[Product]) -> dict[str, bool]:
-        """Which of these products are online now, asked in one ``/fastavailability``
-        request; products it does not answer for are asked one by one."""
-        items = [self.items[p.name] for p in products if p.name in self.items]
-        table: dict[str, bool] = {}
-        if items:
-            what = f"availability of {len(items)} product(s)"
-            response = self.client.request(
-                "POST", self.client.endpoint(stac.FASTAVAILABILITY_PATH), what=what,
-                json=stac.fastavailability_body(items))
-            try:
-                table = stac.parse_fastavailability(self.client.json_of(response, what))
-            except stac.GeodesAnswerError as exc:
-                raise ServerError(str(exc), what=what) from None
-        online = {}
-        for product in products:
-            item = self.items.get(product.name)
-            known = stac.availability_of(item, table) if item else None
-            online[product.name] = known if known is not None else bool(
-                item and self.availability(item))
-        return online
 
     def resolve(self, entries: list[dict[str, str]]) -> SearchResult:
         """Current records of named products (``--from``), found by name."""

@@ -173,6 +173,9 @@ class DownloadSpec:
     size: int | None = None
     md5: str | None = None
     expect_zip: bool = True
+    #: Statuses meaning "not online yet" (PEPS: 202 while staging from tape; GEODES also
+    #: 409, 423, 503): never saved as the file, raised as StillStaging.
+    not_ready: tuple[int, ...] = (202,)
 
 
 def download_file(client: Client, spec: DownloadSpec, progress: Progress | None = None,
@@ -339,7 +342,7 @@ def _request_rest(client: Client, spec: DownloadSpec, offset: int) -> requests.R
     try:
         return client.request("GET", spec.url, what=f"download of {spec.label}", auth=True,
                               retry=False, stream=True, headers=headers,
-                              accept=(200, 202, 206, 416))
+                              accept=(200, 206, 416, *spec.not_ready))
     except ServerError as exc:
         if exc.status is not None and not is_retriable(exc.status):
             raise  # 401 off the --url server, 404...: asking again cannot help
@@ -350,8 +353,9 @@ def _check_answer(response: requests.Response, spec: DownloadSpec, state: _Parti
     """Before the body: still on tape, a refused range, an error page, an unusable
     Content-Range, a resume ignored, or the length when the catalogue gave none."""
     status = response.status_code
-    if status == 202:
-        raise StillStaging(f"{spec.label} is being staged from tape")
+    if status in spec.not_ready:
+        raise StillStaging(f"{spec.label} is not online yet ({status}): it is being brought "
+                           "online (staged from tape)")
     if status == 416:
         state.restart("the server refused to resume")
         raise _Setback("byte range refused")
@@ -452,8 +456,9 @@ def new_folder(parent: Path, prefix: str, suffix: str) -> Path:
 
 
 def extract_zip(zip_path: Path, write_dir: Path, name: str,
-                cancelled: threading.Event | None = None) -> Path:
-    """Unzip to ``<name>.SAFE`` through a temporary folder; remove the zip after success.
+                cancelled: threading.Event | None = None, folder: str | None = None) -> Path:
+    """Unzip to ``folder`` (``<name>.SAFE`` by default) through a temporary folder; remove
+    the zip after success. A zip holding that folder alone is unwrapped.
 
     Entries that would land outside the folder (absolute paths, ``..``,
     symbolic links) make the whole archive refused; nothing is extracted.
@@ -461,7 +466,8 @@ def extract_zip(zip_path: Path, write_dir: Path, name: str,
     durably (the write folder is synced) before the zip is removed. ``cancelled``
     set (Ctrl-C) stops between two members, and the half-made folder goes.
     """
-    target = write_dir / f"{name}.SAFE"
+    folder = folder or f"{name}.SAFE"
+    target = write_dir / folder
     tmp = new_folder(write_dir, f".{name}.", ".extracting")
     try:
         try:
@@ -478,7 +484,7 @@ def extract_zip(zip_path: Path, write_dir: Path, name: str,
             raise IntegrityError(f"{zip_path.name} is not a valid zip ({exc}); removed, run "
                                  "again to download it again") from None
         entries = list(tmp.iterdir())
-        inner = tmp / f"{name}.SAFE"
+        inner = tmp / folder
         source = inner if entries == [inner] and inner.is_dir() else tmp
         os.replace(source, target)
         fsync_dir(write_dir)
