@@ -77,6 +77,7 @@ from peps_suite.full_maja import (
     LEGACY_FULL_MAJA_LOG,
     MAJA_MINUTES_PER_DATE,
     FullMajaDownloadSettings,
+    FullMajaRequest,
     check_full_maja_request,
     check_log_free,
     find_job_logs,
@@ -86,7 +87,7 @@ from peps_suite.full_maja import (
     typical_remaining_minutes,
 )
 from peps_suite.geodes import DEFAULT_URL as GEODES_URL
-from peps_suite.geodes import speaks_stac
+from peps_suite.geodes import GeodesStac, speaks_stac
 from peps_suite.http import DEFAULT_URL, READ_TIMEOUT, Client, normalize_base_url, safe_url
 from peps_suite.joblog import (
     JOB_LOG_FORMAT,
@@ -124,6 +125,7 @@ from peps_suite.selection import (
     products_from_records,
     products_from_selection,
 )
+from peps_suite.theia import NONE_THERE, check_series_log, download_series, find_series, series_log
 from peps_suite.transfer import DownloadSpec, download_file, extract_zip, parse_content_range, partial_path
 from peps_suite.values import (
     DEFAULT_START,
@@ -389,7 +391,7 @@ def base_url_of(args: argparse.Namespace) -> str:
     return normalize_base_url(url or PROVIDERS[provider_option(args) or "geodes"])
 
 
-def make_client(args: argparse.Namespace, need_auth: bool = True,
+def make_client(args: argparse.Namespace, need_auth: bool | Callable[[str], bool] = True,
                 service: str | None = None) -> Client:
     """A client for the chosen service from the common settings; the account is read only
     when needed. ``--provider`` (or ``PEPS_PROVIDER``) decides, else ``service`` (what a job
@@ -410,6 +412,8 @@ def make_client(args: argparse.Namespace, need_auth: bool = True,
                   else "PEPS (resto)")
     client.service = service or "geodes"
     auth_file = getattr(args, "auth", None)
+    if callable(need_auth):  # an account needed by one service only
+        need_auth = need_auth(client.service)
     if need_auth or auth_file:
         resolve = resolve_api_key if client.service == "geodes" else resolve_credentials
         client.use_credentials(resolve(auth_file, base, required=need_auth))
@@ -537,25 +541,43 @@ def follow_up_command(script: str, args: argparse.Namespace, client: Client,
     options: list[tuple[str, str | None]] = [what]
     if args.auth:
         options.append(("-a", args.auth))
-    if client.base_url != DEFAULT_URL:
+    if provider_option(args):
+        options.append(("--provider", client.service))
+    if client.base_url != PROVIDERS[client.service]:
         options.append(("--url", client.base_url))
     options.append(("-w", str(write_dir)))
     return script_command(script, options)
 
 
+MAJA_ON_GEODES = ("orders MAJA jobs on PEPS, which closed on 2026-03-25, and GEODES runs no "
+                  "MAJA on demand: for a MAJA L2A time series of a tile, use full_maja_process.py "
+                  "(it finds Theia's L2A products on GEODES), then full_maja_download.py; for a "
+                  "PEPS mirror or the emulator, give its --url or --provider peps")
+
+
+def refuse_on_geodes(parser_prog: str, service: str) -> None:
+    """The single-product MAJA scripts speak PEPS only."""
+    if service == "geodes":
+        raise BadInput(f"{parser_prog} {MAJA_ON_GEODES}")
+
+
+def results_folder(log_path: Path) -> Path:
+    """Where the follow-up command puts a job's results: the log's name without suffix."""
+    return log_path.with_suffix("") if log_path.suffix else Path(f"{log_path}_results")
+
+
 def full_maja_process_command(args: argparse.Namespace) -> ExitStatus:
     """full_maja_process.py: check, (print with -n,) submit once, save the log, say what next."""
     request = check_full_maja_request(args.tile, args.orbit, args.start_date, args.end_date)
-    base = base_url_of(args)
     log_path = Path(args.log or request.default_log_name())
-    params = wps_execute_params(FULL_MAJA, request.inputs())
-    if args.no_download:
-        print(f"FULL_MAJA request for {request.describe()} (-n: not sent):")
-        print(f"  GET {prepared_url(base + WPS_PATH, params)}")
-        print("  with the account as HTTP Basic authentication (not shown)")
-        print(f"  the job log would be {log_path}")
-        return ExitStatus.OK
-    with make_client(args) as client:
+    if args.no_download and provider_option(args) == "peps":
+        return show_full_maja_request(request, base_url_of(args), log_path)
+    with make_client(args, need_auth=lambda service: service == "peps" and not args.no_download
+                     ) as client:
+        if client.service == "geodes":
+            return theia_series_command(args, client, request, log_path)
+        if args.no_download:
+            return show_full_maja_request(request, client.base_url, log_path)
         if not log_path.parent.is_dir():
             raise BadInput(f"-l/--log: the folder {log_path.parent} does not exist")
         with hold_lock(job_lock_path(log_path), f"the job log {log_path}"):
@@ -564,7 +586,7 @@ def full_maja_process_command(args: argparse.Namespace) -> ExitStatus:
             save_submitted_log(log_path, job)
     print(f"Request OK: FULL_MAJA job {job.job_id} accepted for {request.describe()}.")
     print(f"Job log: {log_path}")
-    results = log_path.with_suffix("") if log_path.suffix else Path(f"{log_path}_results")
+    results = results_folder(log_path)
     print("Results are published when the whole series is done (about 1 h for the first date, "
           f"then about {MAJA_MINUTES_PER_DATE} min a date; a year takes up to 24 h, more when "
           "PEPS is busy). To follow the job and download its results, run this until it exits 0 "
@@ -572,6 +594,67 @@ def full_maja_process_command(args: argparse.Namespace) -> ExitStatus:
     print("  " + follow_up_command("full_maja_download.py", args, client, ("-l", str(log_path)),
                                    results))
     return ExitStatus.OK
+
+
+def show_full_maja_request(request: FullMajaRequest, base: str, log_path: Path) -> ExitStatus:
+    """``-n`` on PEPS: the FULL_MAJA request as it would be sent (without the account)."""
+    params = wps_execute_params(FULL_MAJA, request.inputs())
+    print(f"FULL_MAJA request for {request.describe()} (-n: not sent):")
+    print(f"  GET {prepared_url(base + WPS_PATH, params)}")
+    print("  with the account as HTTP Basic authentication (not shown)")
+    print(f"  the job log would be {log_path}")
+    return ExitStatus.OK
+
+
+def theia_series_command(args: argparse.Namespace, client: Client, request: FullMajaRequest,
+                         log_path: Path) -> ExitStatus:
+    """full_maja_process.py on GEODES: nothing to order; the Theia MAJA L2A products of the
+    tile, orbit and period go to the job log (``-n``: shown only)."""
+    products = find_series(GeodesStac(client), request.inputs())
+    if not products:
+        raise PepsError(NONE_THERE.format(what=request.describe()))
+    print(f"Theia has published {len(products)} MAJA L2A product(s) for {request.describe()} "
+          "on GEODES (GEODES runs no MAJA on demand: there is nothing to order):")
+    print(products_table(products))
+    if args.no_download:
+        print(f"-n/--no_download: the job log {log_path} is not written.")
+        return ExitStatus.OK
+    if not log_path.parent.is_dir():
+        raise BadInput(f"-l/--log: the folder {log_path.parent} does not exist")
+    with hold_lock(job_lock_path(log_path), f"the job log {log_path}"):
+        old = None
+        with contextlib.suppress(PepsError):
+            old = load_job_log(log_path) if log_path.exists() else None
+        if old is None or old.provider != "geodes":  # a GEODES log loses nothing when replaced
+            check_log_free(log_path, getattr(args, "force", False))
+        save_job_log(log_path, series_log("full_maja_process.py", request.inputs(), products,
+                                          client.base_url))
+    print(f"Job log: {log_path}")
+    print("To download them (and any published since), run this until it exits 0 (by hand or "
+          "from cron):")
+    print("  " + follow_up_command("full_maja_download.py", args, client, ("-l", str(log_path)),
+                                   results_folder(log_path)))
+    return ExitStatus.OK
+
+
+def follow_theia_series(client: Client, settings: FullMajaDownloadSettings,
+                        progress: Progress | None = None) -> ExitStatus:
+    """full_maja_download.py on GEODES logs: each series searched again and downloaded."""
+    write_dir = check_write_dir(Path(settings.write_dir))
+    statuses = []
+    for path in find_job_logs(settings.logs):
+        with hold_lock(job_lock_path(path), f"the job log {path}"):
+            job = load_job_log(path)
+            check_series_log(job, path)
+            status, lines = download_series(GeodesStac(client), job, write_dir,
+                                            settings.parallel, progress)
+        for line in lines:
+            if status == ExitStatus.OK:
+                print(line)
+            else:
+                log.error("%s: %s", path, line)
+        statuses.append(status)
+    return worst_status(statuses)
 
 
 def full_maja_download_command(args: argparse.Namespace) -> ExitStatus:
@@ -585,6 +668,8 @@ def full_maja_download_command(args: argparse.Namespace) -> ExitStatus:
     settings = FullMajaDownloadSettings(logs=logs, write_dir=args.write_dir,
                                         parallel=args.parallel, watch=args.watch)
     with make_client(args, service=logged_service(find_job_logs(logs))) as client:
+        if client.service == "geodes":
+            return follow_theia_series(client, settings, make_progress(args))
         return follow_full_maja_jobs(client, settings, make_progress(args), say=print)
 
 
@@ -674,7 +759,8 @@ def run_maja_process(args: argparse.Namespace, out: IO[str] | None = None,
     if submit:
         check_write_dir(write_dir, create=False)
         check_list_target(args.prod_list)
-    with make_client(args, need_auth=submit) as client:
+    with make_client(args, need_auth=lambda service: submit and service == "peps") as client:
+        refuse_on_geodes("peps_maja_process.py", client.service)
         products = find_products(client, settings).products
         if not products:
             out.write("No Sentinel-2 L1C product matches the selection: nothing to submit.\n")
@@ -706,7 +792,10 @@ def run_maja_download(args: argparse.Namespace, out: IO[str] | None = None) -> E
     parallel = args.parallel  # checked by add_parallel_argument
     write_dir = check_write_dir(Path(args.write_dir))
     folders = maja_log_folders(write_dir, args.prod_list)
-    with make_client(args) as client:
+    service = provider_option(args) or ("peps" if getattr(args, "url", None)
+                                        or os.environ.get("PEPS_URL") else "geodes")
+    refuse_on_geodes("peps_maja_download.py", service)  # its job logs are PEPS's WPS jobs
+    with make_client(args, service=service) as client:
         rows = check_maja_jobs(client, names, write_dir, folders, parallel, make_progress(args))
     out.write(maja_table(rows) + "\n")
     for row in rows:

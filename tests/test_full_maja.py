@@ -297,7 +297,7 @@ def test_process_dry_run_sends_nothing(peps_server, account_file, tmp_path, caps
     assert "identifier=FULL_MAJA" in out and "tileid%3D36TWQ" in out
     assert "relativeOrbitNumber%3D64" in out
     assert DEMO_PASSWORD not in out + err and "top%20secret" not in out and DEMO_USER not in out
-    assert peps_server.log == []
+    assert_only_the_service_probe(peps_server)
     assert list(tmp_path.iterdir()) == [account_file]
 
 
@@ -306,6 +306,20 @@ def test_process_dry_run_needs_no_account(peps_server, tmp_path, capsys, monkeyp
     monkeypatch.delenv("PEPS_USER", raising=False)
     monkeypatch.setenv("NETRC", str(tmp_path / "none"))
     code, out, _ = process(capsys, peps_server, *SHORT, "-n")
+    assert code == 0 and "identifier=FULL_MAJA" in out
+    assert_only_the_service_probe(peps_server)
+
+
+def assert_only_the_service_probe(emu) -> None:
+    """-n sends nothing but, for a --url without --provider, the one request that finds
+    out which service the server is (PEPS or GEODES)."""
+    assert [(r["method"], r["path"]) for r in emu.log] == [("GET", "/api/stac")]
+
+
+def test_process_dry_run_with_provider_sends_nothing(peps_server, tmp_path, capsys,
+                                                     monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, out, _ = process(capsys, peps_server, *SHORT, "-n", "--provider", "peps")
     assert code == 0 and "identifier=FULL_MAJA" in out
     assert peps_server.log == []
 
