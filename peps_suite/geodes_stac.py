@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import email.utils
 import logging
 import math
 import re
@@ -34,6 +33,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from dateutil import parser as date_parser
+
+from .values import MGRS_TILE_RE
 
 log = logging.getLogger("peps")
 
@@ -63,7 +64,6 @@ S2_L1C_TYPE = "S2MSI1C"
 SEN2COR_TYPES = ("S2MSI2A", "S2MSI2AP")
 
 # An MGRS tile: UTM zone 01-60, a latitude band (C-X), a 100 km square; no I or O.
-MGRS_TILE_RE = re.compile(r"^(0[1-9]|[1-5][0-9]|60)[C-HJ-NP-X][A-HJ-NP-Z][A-HJ-NP-V]$")
 MD5_RE = re.compile(r"^[0-9a-fA-F]{32}$")
 UUID_RE = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 COLLECTION_ID_RE = re.compile(r"^[A-Za-z][A-Za-z0-9]*(_[A-Za-z0-9]+)+$")
@@ -855,81 +855,4 @@ def parse_availability(data: Any, md5: str | None) -> bool | None:
 # 6. Download answers
 # --------------------------------------------------------------------------
 
-NOT_ONLINE_STATUSES = (202, 409, 423, 503)
-QUOTA_WORDS_RE = re.compile(r"quota|too many requests|rate[ -]?limit", re.IGNORECASE)
-
-
-@dataclasses.dataclass(frozen=True)
-class DownloadAnswer:
-    """What a download answer means: ``kind`` is ``ok``, ``not_online``, ``quota``,
-    ``bad_key`` or ``other``; ``retry_after`` the seconds ``Retry-After`` suggests (or None);
-    ``detail`` says which rule decided, for messages."""
-
-    kind: str
-    retry_after: float | None
-    detail: str
-
-
-def retry_after_seconds(value: str | None, now: dt.datetime | None = None) -> float | None:
-    """``Retry-After`` in seconds (never negative), from a number or an HTTP date; else None."""
-    if value is None:
-        return None
-    text = str(value).strip()
-    if not text:
-        return None
-    try:
-        seconds = float(text)
-    except ValueError:
-        pass
-    else:
-        return max(0.0, seconds) if math.isfinite(seconds) else None
-    try:
-        when = email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when is None:
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.timezone.utc)
-    current = now or dt.datetime.now(dt.timezone.utc)
-    if current.tzinfo is None:
-        current = current.replace(tzinfo=dt.timezone.utc)
-    return max(0.0, (when - current).total_seconds())
-
-
-def _header(headers: Mapping[str, str] | None, name: str) -> str | None:
-    if not headers:
-        return None
-    for key, value in headers.items():
-        if isinstance(key, str) and key.lower() == name.lower():
-            return value
-    return None
-
-
-def classify_download_answer(status: int, headers: Mapping[str, str] | None = None,
-                             body_text: str | bytes | None = None, *,
-                             now: dt.datetime | None = None) -> DownloadAnswer:
-    """Classify a download answer by status (and body, for a 403).
-
-    200/206 ``ok``; 202, 409, 423, 503 ``not_online`` (never save such a body); 429
-    ``quota``; 403 ``quota`` when its body mentions a quota (or too many requests, a rate
-    limit), else ``bad_key`` like 401; anything else ``other``.
-    """
-    wait = retry_after_seconds(_header(headers, "Retry-After"), now)
-    if isinstance(body_text, bytes):
-        body_text = body_text[:4096].decode("utf-8", "replace")
-    body = (body_text or "")[:4096]
-    if status in (200, 206):
-        return DownloadAnswer("ok", wait, f"HTTP {status}")
-    if status in NOT_ONLINE_STATUSES:
-        return DownloadAnswer("not_online", wait, f"HTTP {status}: the file is not online yet")
-    if status == 429:
-        return DownloadAnswer("quota", wait, "HTTP 429: too many requests (quota)")
-    if status == 403:
-        if QUOTA_WORDS_RE.search(body):
-            return DownloadAnswer("quota", wait, "HTTP 403 whose body mentions a quota")
-        return DownloadAnswer("bad_key", wait, "HTTP 403 whose body does not mention a quota: "
-                                               "the API key was refused")
-    if status == 401:
-        return DownloadAnswer("bad_key", wait, "HTTP 401: the API key is wrong or missing")
-    return DownloadAnswer("other", wait, f"HTTP {status}")
+NOT_ONLINE_STATUSES = (202, 409, 423, 503)  # "not online yet": never saved as the file

@@ -88,11 +88,7 @@ def parse_int(text: Any, option: str, minimum: int | None = None, maximum: int |
         value = int(str(text).strip())
     except ValueError:
         raise BadInput(f"{option}: '{text}' is not a whole number") from None
-    if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
-        bounds = f"{minimum} to {maximum}" if None not in (minimum, maximum) else \
-            f"at least {minimum}" if minimum is not None else f"at most {maximum}"
-        raise BadInput(f"{option}: {value} is out of range ({bounds})")
-    return value
+    return in_range(value, option, minimum, maximum)
 
 
 def parse_float(text: Any, option: str, minimum: float | None = None, maximum: float | None = None) -> float:
@@ -103,11 +99,16 @@ def parse_float(text: Any, option: str, minimum: float | None = None, maximum: f
         raise BadInput(f"{option}: '{text}' is not a number") from None
     if not math.isfinite(value):
         raise BadInput(f"{option}: '{text}' is not a finite number")
-    if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
-        bounds = f"{minimum:g} to {maximum:g}" if None not in (minimum, maximum) else \
-            f"at least {minimum:g}" if minimum is not None else f"at most {maximum:g}"
-        raise BadInput(f"{option}: {value:g} is out of range ({bounds})")
-    return value
+    return in_range(value, option, minimum, maximum)
+
+
+def in_range(value: Any, option: str, minimum: Any = None, maximum: Any = None) -> Any:
+    """``value`` when it is within the bounds given; else BadInput naming the option."""
+    if (minimum is None or value >= minimum) and (maximum is None or value <= maximum):
+        return value
+    bounds = f"{minimum:g} to {maximum:g}" if None not in (minimum, maximum) else \
+        f"at least {minimum:g}" if minimum is not None else f"at most {maximum:g}"
+    raise BadInput(f"{option}: {value:g} is out of range ({bounds})")
 
 
 def relative_orbit_s1(platform: str, absolute_orbit: int) -> int:

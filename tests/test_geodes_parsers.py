@@ -60,16 +60,19 @@ FEATURES = {"s2": s2_feature, "s1": s1_feature, "l2a": l2a_feature}
 # --------------------------------------------------------------------------
 
 
-def test_module_imports_only_stdlib_and_dateutil_and_never_prints() -> None:
+def test_module_is_pure_and_never_prints() -> None:
+    """The protocol's pure part: the standard library, dateutil and the suite's values only
+    (no HTTP, nothing above it: see tests/test_layers.py), and no print."""
     tree = ast.parse(Path(gs.__file__).read_text(encoding="utf-8"))
     imported = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             imported.update(alias.name.split(".")[0] for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
-            imported.add((node.module or "").split(".")[0])
-    assert imported == {"__future__", "dataclasses", "datetime", "email", "logging", "math", "re",
-                        "collections", "typing", "dateutil"}
+            imported.add("." * node.level + (node.module or "").split(".")[0])
+    assert imported <= {"__future__", "dataclasses", "datetime", "email", "logging", "math", "re",
+                        "collections", "typing", "dateutil", ".values"}, imported
+    assert "requests" not in imported
     calls = {n.func.id for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
     assert "print" not in calls
     assert gs.log.name == "peps"  # the logger the scripts configure (-v, -q)
@@ -760,58 +763,21 @@ def test_parse_availability_refuses_text() -> None:
 # 6. Download answers
 # --------------------------------------------------------------------------
 
-NOW = dt.datetime(2015, 10, 21, 7, 27, 0, tzinfo=dt.timezone.utc)
-
-
 @pytest.mark.parametrize(
-    ("status", "headers", "body", "kind", "wait"),
+    ("body", "quota"),
     [
-        (200, {}, "", "ok", None),
-        (206, {"Content-Range": "bytes 5-9/10"}, None, "ok", None),
-        (202, {}, "", "not_online", None),
-        (202, {"Retry-After": "30"}, "retrieval started", "not_online", 30.0),
-        (503, {"Retry-After": "120"}, "Service Unavailable", "not_online", 120.0),
-        (503, {}, "quota", "not_online", None),
-        (409, {}, "", "not_online", None),
-        (423, {}, "", "not_online", None),
-        (429, {"retry-after": "3600"}, "", "quota", 3600.0),
-        (429, {}, "Too many requests, your request quota is empty", "quota", None),
-        (403, {}, '{"error": "Download quota exceeded"}', "quota", None),
-        (403, {"RETRY-AFTER": "Wed, 21 Oct 2015 08:27:00 GMT"}, "hourly QUOTA reached", "quota", 3600.0),
-        (403, {}, b"rate limit exceeded", "quota", None),
-        (403, {}, "Forbidden", "bad_key", None),
-        (403, None, None, "bad_key", None),
-        (401, {}, "quota", "bad_key", None),
-        (401, {}, "", "bad_key", None),
-        (204, {}, "", "other", None),
-        (302, {}, "", "other", None),
-        (404, {}, "Not Found", "other", None),
-        (500, {"Retry-After": "5"}, "", "other", 5.0),
+        ('{"error": "Download quota exceeded"}', True), ("hourly QUOTA reached", True),
+        ("rate limit exceeded", True), ("Too many requests, your request quota is empty", True),
+        ("Forbidden", False), ("", False), ("invalid API key", False),
     ],
 )
-def test_classify_download_answer(status: int, headers: Any, body: Any, kind: str,
-                                  wait: float | None) -> None:
-    answer = gs.classify_download_answer(status, headers, body, now=NOW)
-    assert (answer.kind, answer.retry_after) == (kind, wait)
-    assert str(status) in answer.detail
+def test_a_403_is_a_quota_only_when_its_body_says_so(body: str, quota: bool) -> None:
+    """GEODES answers 403 for a used-up hourly quota and for a bad key: the body decides
+    (``bodies.says_quota``, used by the client's one mapping of answers to errors)."""
+    from peps_suite.bodies import says_quota
+
+    assert says_quota(body) is quota
 
 
-def test_classify_says_which_403_it_believed() -> None:
-    assert "mentions a quota" in gs.classify_download_answer(403, {}, "quota exceeded").detail
-    assert "does not mention a quota" in gs.classify_download_answer(403, {}, "denied").detail
-
-
-@pytest.mark.parametrize(
-    ("value", "seconds"),
-    [
-        ("120", 120.0), (" 2.5 ", 2.5), ("0", 0.0), ("-5", 0.0), ("inf", None), ("nan", None),
-        ("Wed, 21 Oct 2015 07:28:00 GMT", 60.0), ("Wed, 21 Oct 2015 07:00:00 GMT", 0.0),
-        ("Wed, 21 Oct 2015 07:28:00", 60.0), ("soon", None), ("", None), (None, None),
-    ],
-)
-def test_retry_after_seconds(value: str | None, seconds: float | None) -> None:
-    assert gs.retry_after_seconds(value, now=NOW) == seconds
-
-
-def test_retry_after_with_naive_now() -> None:
-    assert gs.retry_after_seconds("Wed, 21 Oct 2015 07:28:30 GMT", now=NOW.replace(tzinfo=None)) == 90.0
+def test_not_online_statuses() -> None:
+    assert set(gs.NOT_ONLINE_STATUSES) == {202, 409, 423, 503}
