@@ -21,7 +21,7 @@ import peps_common as pc
 EXAMPLES = f"""examples:
   full_maja_download.py -a peps.txt -g 36TWQ_2019-03-01.log -w /path/to/36TWQ
   full_maja_download.py -a peps.txt -l 31TCJ.log 36TWQ.log -w results   (one table, then downloads)
-  full_maja_download.py -a peps.txt -l logs/ -w results      (every *.log of the folder)
+  full_maja_download.py -a peps.txt -l logs/ -w results      (every FULL_MAJA log of the folder)
   full_maja_download.py -a peps.txt -l 31TCJ.log --watch 30  (check every 30 min until it ends)
   cron, every hour until it exits 0:
     0 * * * * cd /data && python full_maja_download.py -a peps.txt -l 31TCJ.log -w 31TCJ
@@ -40,8 +40,9 @@ def build_parser() -> pc.ArgumentParser:
     parser = pc.script_parser(__doc__, EXAMPLES)
     parser.add_argument("-g", "-l", "--log", dest="log", nargs="+", metavar="LOG",
                         help="job log(s) written by full_maja_process.py (or the original "
-                        "tool), or folders of *.log files (default Full_Maja.log, the original "
-                        "tool's, when it exists)")
+                        "tool), or folders of them (only their FULL_MAJA job logs are followed; "
+                        "other *.log files are skipped); default: the only FULL_MAJA_*.log or "
+                        "Full_Maja.log of the current folder")
     pc.add_write_dir_argument(parser, "folder for the results, created if missing")
     parser.add_argument("--watch", nargs="?", const=pc.DEFAULT_WATCH_MINUTES, default=None,
                         type=lambda v: pc.parse_float(v, "--watch", 0.001), metavar="MINUTES",

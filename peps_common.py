@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import datetime as dt
+import difflib
 import logging
 import os
 import shlex
@@ -74,12 +76,12 @@ from peps_suite.full_maja import (
     FULL_MAJA_FIRST_START,
     FULL_MAJA_MAX_DAYS,
     FULL_MAJA_MIN_DAYS,
-    LEGACY_FULL_MAJA_LOG,
     MAJA_MINUTES_PER_DATE,
     FullMajaDownloadSettings,
     FullMajaRequest,
     check_full_maja_request,
     check_log_free,
+    default_job_log,
     find_job_logs,
     follow_full_maja_jobs,
     rough_duration,
@@ -136,8 +138,10 @@ from peps_suite.values import (
     parse_int,
     parse_period,
     parse_tile,
+    relative_day,
     relative_orbit_s1,
     sleep,
+    utc_now,
 )
 from peps_suite.version import __version__
 from peps_suite.wps import (
@@ -262,16 +266,110 @@ class _ParserExit(Exception):
 
 class ArgumentParser(argparse.ArgumentParser):
     """argparse with one-line errors, the suite's exit status for bad input, and no
-    ``sys.exit``: ``run_script`` returns the status, so ``main(argv)`` always returns."""
+    ``sys.exit``: ``run_script`` returns the status, so ``main(argv)`` always returns.
+
+    Option spellings: every long option is also accepted with ``-`` and ``_`` swapped
+    (``--write-dir`` for ``--write_dir``, ``--retry_wait`` for ``--retry-wait``); --help
+    shows the documented spelling only. Abbreviations are refused (``--clou`` is not
+    ``--clouds``), and an unknown option is answered with the nearest ones."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        sys.stderr.write(f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        write_stderr_line(f"{self.prog}: error: {message} (see {self.prog} --help)")
         raise _ParserExit(ExitStatus.BAD_INPUT)
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:  # type: ignore[override]
+        argv = list(sys.argv[1:] if args is None else args)
+        return super().parse_known_args(self.respell(argv), namespace)
+
+    def parse_args(self, args: Any = None, namespace: Any = None) -> Any:  # type: ignore[override]
+        argv = self.respell(list(sys.argv[1:] if args is None else args))
+        words = argv[:argv.index("--")] if "--" in argv else argv
+        unknown = [arg for arg in words if arg.startswith("--")
+                   and arg.partition("=")[0] not in self._option_string_actions]
+        if unknown:  # said first: a mistyped option also explains a "required" one missing
+            self.error(self.unknown_message(unknown))
+        parsed, extras = self.parse_known_args(argv, namespace)
+        if extras:
+            self.error(self.unknown_message(extras))
+        return parsed
+
+    def long_options(self) -> dict[str, str]:
+        """Each long option's spelling key (``write-dir``) -> its documented spelling."""
+        keys: dict[str, str] = {}
+        for option in self._option_string_actions:
+            if option.startswith("--") and len(option) > 2:
+                keys[spelling_key(option)] = option
+        return keys
+
+    def respell(self, argv: list[str]) -> list[str]:
+        """The command line with each long option in its documented spelling (``-``/``_``
+        swapped when needed); values and everything after ``--`` are left alone."""
+        known = self.long_options()
+        out = []
+        for index, arg in enumerate(argv):
+            if arg == "--":
+                return out + argv[index:]
+            name, equals, value = arg.partition("=")
+            if (name.startswith("--") and name not in self._option_string_actions
+                    and spelling_key(name) in known):
+                arg = known[spelling_key(name)] + equals + value
+            out.append(arg)
+        return out
+
+    def unknown_message(self, extras: list[str]) -> str:
+        """``unknown option --write-dri: did you mean --write_dir?`` (one line, all of them)."""
+        words = extras[:extras.index("--")] if "--" in extras else extras
+        unknown = [arg.partition("=")[0] for arg in words
+                   if arg.startswith("-") and len(arg) > 1 and not _is_number(arg)]
+        if not unknown:
+            return "unexpected argument(s): " + " ".join(shlex.quote(arg) for arg in extras)
+        parts = []
+        for option in dict.fromkeys(unknown):
+            nearest = self.nearest_options(option)
+            parts.append(f"unknown option {option}" + (f": did you mean {_or_list(nearest)}?"
+                                                        if nearest else ""))
+        return "; ".join(parts)
+
+    def nearest_options(self, option: str) -> list[str]:
+        """The documented long options nearest to a mistyped one, at most three: those it
+        begins (an abbreviation; the shortest first, so --lo suggests --lon before
+        --location), then the closest spellings (as close as the best one, give or take)."""
+        key = spelling_key(option).lower()
+        if len(key) < 2:
+            return []
+        lowered = {name.lower(): documented for name, documented in self.long_options().items()}
+        begun = sorted((name for name in lowered if name.startswith(key)), key=len)
+        scores = {name: difflib.SequenceMatcher(None, key, name).ratio() for name in lowered}
+        close = sorted((name for name in lowered if scores[name] >= 0.6), key=lambda n: -scores[n])
+        close = [name for name in close if scores[name] >= scores[close[0]] - 0.05]
+        return [lowered[name] for name in dict.fromkeys(begun + close)][:3]
 
     def exit(self, status: int = 0, message: str | None = None) -> None:  # type: ignore[override]
         if message:
             sys.stderr.write(message)
         raise _ParserExit(status)
+
+
+def spelling_key(option: str) -> str:
+    """What two spellings of a long option share: ``--write_dir`` and ``--write-dir`` ->
+    ``write-dir`` (the leading dashes dropped, ``_`` as ``-``)."""
+    return (option[2:] if option.startswith("--") else option.lstrip("-")).replace("_", "-")
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _or_list(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " or " + items[-1]
 
 
 EXIT_STATUS_HELP = "exit statuses: " + ", ".join(
@@ -325,7 +423,9 @@ def add_common_arguments(parser: argparse.ArgumentParser, auth_help: str | None 
     group.add_argument("-v", "--verbose", action="store_true",
                        help="say more: every request retried, the account source")
     group.add_argument(*(("-q", "--quiet") if quiet_short else ("--quiet",)), action="store_true",
-                       help="print only warnings, errors and the final result")
+                       help="print only warnings, errors and the final result (when stderr "
+                       "is not a terminal, as in cron, log lines start with the local time "
+                       "and its UTC offset, and so do the results written to the same file)")
     group.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
 
 
@@ -385,19 +485,48 @@ def provider_option(args: argparse.Namespace) -> str | None:
     return name
 
 
-def base_url_of(args: argparse.Namespace) -> str:
-    """``--url``, else ``PEPS_URL``, else the chosen service's server (GEODES by default)."""
-    url = getattr(args, "url", None) or os.environ.get("PEPS_URL")
-    return normalize_base_url(url or PROVIDERS[provider_option(args) or "geodes"])
+def url_option(args: argparse.Namespace) -> tuple[str | None, str]:
+    """The server the command line asks for, and where it was said (for messages):
+    ``--url``, else ``PEPS_URL``; ``(None, "")`` when neither is given."""
+    if getattr(args, "url", None):
+        return args.url, "--url"
+    if os.environ.get("PEPS_URL"):
+        return os.environ["PEPS_URL"], "PEPS_URL"
+    return None, ""
+
+
+def server_of(args: argparse.Namespace, logged_server: str | None = None) -> tuple[str, str]:
+    """The base URL and where it comes from: ``--url``, else ``PEPS_URL``, else
+    ``logged_server`` (the server a job log was written for), else the chosen service's
+    server (GEODES by default). A bad URL is blamed on where it came from."""
+    url, source = url_option(args)
+    if url:
+        label = "PEPS_URL (in the environment; --url overrides it)" if source == "PEPS_URL" \
+            else source
+        return normalize_base_url(url, label), source
+    if logged_server:
+        return normalize_base_url(logged_server, "the server of the job log"), "the job log's server"
+    service = provider_option(args) or "geodes"
+    return normalize_base_url(PROVIDERS[service]), f"the {service.upper()} server"
+
+
+def base_url_of(args: argparse.Namespace, logged_server: str | None = None) -> str:
+    """``--url``, else ``PEPS_URL``, else ``logged_server``, else the chosen service's server
+    (GEODES by default): see ``server_of``."""
+    return server_of(args, logged_server)[0]
 
 
 def make_client(args: argparse.Namespace, need_auth: bool | Callable[[str], bool] = True,
-                service: str | None = None) -> Client:
+                service: str | None = None, server: str | None = None) -> Client:
     """A client for the chosen service from the common settings; the account is read only
     when needed. ``--provider`` (or ``PEPS_PROVIDER``) decides, else ``service`` (what a job
     log says), else, with a ``--url`` (or ``PEPS_URL``), one request finds out whether the
-    server speaks GEODES (STAC) or PEPS, else GEODES."""
-    base = base_url_of(args)
+    server speaks GEODES (STAC) or PEPS, else GEODES. The server is ``--url`` (or
+    ``PEPS_URL``), else ``server`` (the one a job log was written for, unless ``--provider``
+    names the other service), else the service's own."""
+    if provider_option(args) and service and provider_option(args) != service:
+        server = None  # the log's server speaks the other service
+    base, source = server_of(args, server)
     if getattr(args, "insecure", False):
         # The script owns its process: --insecure's one warning replaces urllib3's one a
         # request (the library leaves the warnings filter of its callers alone).
@@ -405,6 +534,7 @@ def make_client(args: argparse.Namespace, need_auth: bool | Callable[[str], bool
     client = Client(base, None, insecure=getattr(args, "insecure", False),
                     timeout=getattr(args, "timeout", READ_TIMEOUT),
                     retries=getattr(args, "retries", 5), backoff=getattr(args, "retry_wait", 1.0))
+    client.url_source = source
     service = provider_option(args) or service
     if service is None and (getattr(args, "url", None) or os.environ.get("PEPS_URL")):
         service = "geodes" if speaks_stac(client) else "peps"
@@ -412,8 +542,9 @@ def make_client(args: argparse.Namespace, need_auth: bool | Callable[[str], bool
                   else "PEPS (resto)")
     client.service = service or "geodes"
     auth_file = getattr(args, "auth", None)
-    if callable(need_auth):  # an account needed by one service only
+    if callable(need_auth):  # an account needed by one service only: read for it only
         need_auth = need_auth(client.service)
+        auth_file = auth_file if need_auth else None
     if need_auth or auth_file:
         resolve = resolve_api_key if client.service == "geodes" else resolve_credentials
         client.use_credentials(resolve(auth_file, base, required=need_auth))
@@ -437,20 +568,100 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
             super().emit(record)
 
 
+def timestamp(when: float | None = None) -> str:
+    """The local time with its UTC offset, to the second (ISO 8601):
+    ``2026-04-02T10:15:42+02:00``; ``when`` is a ``time.time()`` value, now by default."""
+    moment = dt.datetime.now(dt.timezone.utc) if when is None else \
+        dt.datetime.fromtimestamp(when, dt.timezone.utc)
+    return moment.astimezone().isoformat(timespec="seconds")
+
+
+def is_terminal(stream: Any) -> bool:
+    """Whether ``stream`` is a terminal (a person watching) rather than a file or a pipe."""
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError, OSError):  # no isatty, or a closed stream
+        return False
+
+
+def write_stderr_line(text: str, after_progress: bool = False) -> None:
+    """One of the script's own lines on stderr (an error, an interruption), dated like the
+    log lines when stderr is not a terminal. ``after_progress``: end a progress line first."""
+    stream = sys.stderr
+    if is_terminal(stream):
+        stream.write(("\n" if after_progress else "") + text + "\n")
+    else:
+        stream.write(f"{timestamp()} {text}\n")
+
+
+def shares_stderr(stream: Any) -> bool:
+    """Whether ``stream`` is not a terminal and goes where stderr goes: one log for both, as
+    cron's ``>> run.log 2>&1``, where the results are log lines too."""
+    try:
+        out, err = os.fstat(stream.fileno()), os.fstat(sys.stderr.fileno())
+    except (AttributeError, OSError, ValueError):  # no file behind it (io.UnsupportedOperation)
+        return False
+    return (out.st_dev, out.st_ino) == (err.st_dev, err.st_ino) and not is_terminal(stream)
+
+
+class _DatedLines:
+    """A text stream that starts each line it writes with ``timestamp()`` (blank lines
+    stay blank); the rest is the wrapped stream's."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+        self._line_start = True
+
+    def write(self, text: str) -> int:
+        pieces = []
+        for piece in text.splitlines(keepends=True):
+            if self._line_start and piece.strip():
+                pieces.append(timestamp() + " ")
+            pieces.append(piece)
+            self._line_start = piece.endswith(("\n", "\r"))
+        self._stream.write("".join(pieces))
+        self._stream.flush()  # in order with the log lines of stderr, which shares the file
+        return len(text)
+
+    def isatty(self) -> bool:
+        return False
+
+    def __getattr__(self, name: str) -> Any:  # flush, fileno, encoding...
+        return getattr(self._stream, name)
+
+
 class _Formatter(logging.Formatter):
+    """``warning: `` or ``<script>: error: `` before the message; with ``timestamps`` (stderr is not a
+    terminal: cron, a file, a pipe) each line starts with the local time and its UTC offset,
+    ISO 8601 (``timestamp``), so a log written over many runs says when each line came."""
+
+    def __init__(self, timestamps: bool = False, prog: str = "") -> None:
+        super().__init__("%(message)s")
+        self.timestamps = timestamps
+        # An error logged on the way (one product, one job) starts like the one that ends a
+        # run (run_script's): "<script>: error: ", so every error line reads the same.
+        self.error_prefix = f"{prog}: error: " if prog else "error: "
+
     def format(self, record: logging.LogRecord) -> str:
         text = super().format(record)
         if record.levelno >= logging.ERROR:
-            return "error: " + text
-        if record.levelno >= logging.WARNING:
-            return "warning: " + text
+            text = self.error_prefix + text
+        elif record.levelno >= logging.WARNING:
+            text = "warning: " + text
+        if self.timestamps:
+            stamp = timestamp(record.created)
+            text = "\n".join(f"{stamp} {line}" for line in text.split("\n"))
         return text
 
 
-def configure_logging(verbose: bool = False, quiet: bool = False) -> None:
-    """Scripts log to stderr: INFO by default, DEBUG with -v, WARNING with -q."""
+def configure_logging(verbose: bool = False, quiet: bool = False,
+                      timestamps: bool | None = None, prog: str = "") -> None:
+    """Scripts log to stderr: INFO by default, DEBUG with -v, WARNING with -q. Each line
+    starts with the time when stderr is not a terminal (``timestamps``: None decides so);
+    error lines name the script ``prog``."""
     handler = _StderrHandler(sys.stderr)
-    handler.setFormatter(_Formatter("%(message)s"))
+    handler.setFormatter(_Formatter(not is_terminal(sys.stderr) if timestamps is None
+                                    else timestamps, prog))
     root = logging.getLogger("peps")
     for old in list(root.handlers):
         if not isinstance(old, logging.NullHandler):
@@ -480,16 +691,20 @@ def run_script(parser: argparse.ArgumentParser,
     except _ParserExit as done:
         return int(done.status)
     except PepsError as exc:  # raised by an option's type= check
-        sys.stderr.write(f"{parser.prog}: error: {exc} (see {parser.prog} --help)\n")
+        write_stderr_line(f"{parser.prog}: error: {exc} (see {parser.prog} --help)")
         return int(exc.exit_status)
-    configure_logging(getattr(args, "verbose", False), getattr(args, "quiet", False))
+    configure_logging(getattr(args, "verbose", False), getattr(args, "quiet", False),
+                      prog=parser.prog)
+    # One log for results and messages (cron's ">> run.log 2>&1"): its every line dated.
+    dated = shares_stderr(sys.stdout) and not is_terminal(sys.stderr)
     try:
-        return int(handler(args))
+        with contextlib.redirect_stdout(_DatedLines(sys.stdout) if dated else sys.stdout):
+            return int(handler(args))
     except PepsError as exc:
-        sys.stderr.write(f"{parser.prog}: error: {exc}\n")
+        write_stderr_line(f"{parser.prog}: error: {exc}")
         return int(exc.exit_status)
     except KeyboardInterrupt:
-        sys.stderr.write(f"\n{parser.prog}: interrupted; {interrupted}\n")
+        write_stderr_line(f"{parser.prog}: interrupted; {interrupted}", after_progress=True)
         return int(ExitStatus.INTERRUPTED)
     except BrokenPipeError:  # output piped into head or a closed pager: stop quietly
         with contextlib.suppress(OSError):
@@ -497,7 +712,7 @@ def run_script(parser: argparse.ArgumentParser,
         return int(ExitStatus.FAILED)
     except OSError as exc:
         where = f" ({exc.filename})" if exc.filename else ""
-        sys.stderr.write(f"{parser.prog}: error: {exc.strerror or exc}{where}\n")
+        write_stderr_line(f"{parser.prog}: error: {exc.strerror or exc}{where}")
         return int(ExitStatus.FAILED)
 
 
@@ -549,16 +764,27 @@ def follow_up_command(script: str, args: argparse.Namespace, client: Client,
     return script_command(script, options)
 
 
-MAJA_ON_GEODES = ("orders MAJA jobs on PEPS, which closed on 2026-03-25, and GEODES runs no "
+MAJA_ON_GEODES = ("works with PEPS's MAJA jobs, and PEPS closed on 2026-03-25; GEODES runs no "
                   "MAJA on demand: for a MAJA L2A time series of a tile, use full_maja_process.py "
                   "(it finds Theia's L2A products on GEODES), then full_maja_download.py; for a "
                   "PEPS mirror or the emulator, give its --url or --provider peps")
 
 
-def refuse_on_geodes(parser_prog: str, service: str) -> None:
+def refuse_on_geodes(parser_prog: str, service: str | None) -> None:
     """The single-product MAJA scripts speak PEPS only."""
     if service == "geodes":
         raise BadInput(f"{parser_prog} {MAJA_ON_GEODES}")
+
+
+def service_without_request(args: argparse.Namespace) -> str | None:
+    """The service, when known without asking the server: ``--provider``/``PEPS_PROVIDER``,
+    else GEODES when no ``--url``/``PEPS_URL`` is given; None when only a request can tell."""
+    if provider_option(args):
+        return provider_option(args)
+    return None if getattr(args, "url", None) or os.environ.get("PEPS_URL") else "geodes"
+
+
+QUIET_FOLLOW_UP = "Next, run until it exits 0: "  # -q: what leads the follow-up command
 
 
 def results_folder(log_path: Path) -> Path:
@@ -568,7 +794,10 @@ def results_folder(log_path: Path) -> Path:
 
 def full_maja_process_command(args: argparse.Namespace) -> ExitStatus:
     """full_maja_process.py: check, (print with -n,) submit once, save the log, say what next."""
-    request = check_full_maja_request(args.tile, args.orbit, args.start_date, args.end_date)
+    # FULL_MAJA takes days: a relative date (-d NOW-90DAYS) is the day it falls on (UTC).
+    now = utc_now()
+    request = check_full_maja_request(args.tile, args.orbit, relative_day(args.start_date, now),
+                                      relative_day(args.end_date, now))
     log_path = Path(args.log or request.default_log_name())
     if args.no_download and provider_option(args) == "peps":
         return show_full_maja_request(request, base_url_of(args), log_path)
@@ -587,6 +816,10 @@ def full_maja_process_command(args: argparse.Namespace) -> ExitStatus:
     print(f"Request OK: FULL_MAJA job {job.job_id} accepted for {request.describe()}.")
     print(f"Job log: {log_path}")
     results = results_folder(log_path)
+    if getattr(args, "quiet", False):  # the job, its log and the follow-up only
+        print(QUIET_FOLLOW_UP + follow_up_command("full_maja_download.py", args, client,
+                                                  ("-l", str(log_path)), results))
+        return ExitStatus.OK
     print("Results are published when the whole series is done (about 1 h for the first date, "
           f"then about {MAJA_MINUTES_PER_DATE} min a date; a year takes up to 24 h, more when "
           "PEPS is busy). To follow the job and download its results, run this until it exits 0 "
@@ -613,9 +846,11 @@ def theia_series_command(args: argparse.Namespace, client: Client, request: Full
     products = find_series(GeodesStac(client), request.inputs())
     if not products:
         raise PepsError(NONE_THERE.format(what=request.describe()))
-    print(f"Theia has published {len(products)} MAJA L2A product(s) for {request.describe()} "
-          "on GEODES (GEODES runs no MAJA on demand: there is nothing to order):")
-    print(products_table(products))
+    quiet = getattr(args, "quiet", False) and not args.no_download  # -n: the listing is the result
+    if not quiet:
+        print(f"Theia has published {len(products)} MAJA L2A product(s) for {request.describe()} "
+              "on GEODES (GEODES runs no MAJA on demand: there is nothing to order):")
+        print(products_table(products))
     if args.no_download:
         print(f"-n/--no_download: the job log {log_path} is not written.")
         return ExitStatus.OK
@@ -629,9 +864,17 @@ def theia_series_command(args: argparse.Namespace, client: Client, request: Full
             check_log_free(log_path, getattr(args, "force", False))
         save_job_log(log_path, series_log("full_maja_process.py", request.inputs(), products,
                                           client.base_url))
+    if quiet:  # the log and the follow-up only
+        print(f"Job log: {log_path} ({len(products)} Theia MAJA L2A product(s) for "
+              f"{request.describe()})")
+        print(QUIET_FOLLOW_UP + follow_up_command("full_maja_download.py", args, client,
+                                                  ("-l", str(log_path)), results_folder(log_path)))
+        return ExitStatus.OK
     print(f"Job log: {log_path}")
-    print("To download them (and any published since), run this until it exits 0 (by hand or "
-          "from cron):")
+    key = "" if args.auth else (" (it needs your GEODES API key: add -a FILE, or set "
+                                "GEODES_API_KEY)")
+    print(f"To download them (and any published since), run this until it exits 0 (by hand or "
+          f"from cron){key}:")
     print("  " + follow_up_command("full_maja_download.py", args, client, ("-l", str(log_path)),
                                    results_folder(log_path)))
     return ExitStatus.OK
@@ -658,32 +901,45 @@ def follow_theia_series(client: Client, settings: FullMajaDownloadSettings,
 
 
 def full_maja_download_command(args: argparse.Namespace) -> ExitStatus:
-    """full_maja_download.py: the command line's options to ``follow_full_maja_jobs``."""
-    logs = list(args.log or [])
-    if not logs:
-        if not Path(LEGACY_FULL_MAJA_LOG).exists():
-            raise BadInput("no job log given: pass -l LOG (the file written by "
-                           "full_maja_process.py), several logs, or a folder of logs")
-        logs = [LEGACY_FULL_MAJA_LOG]
-    settings = FullMajaDownloadSettings(logs=logs, write_dir=args.write_dir,
-                                        parallel=args.parallel, watch=args.watch)
-    with make_client(args, service=logged_service(find_job_logs(logs))) as client:
+    """full_maja_download.py: the command line's options to ``follow_full_maja_jobs``, on the
+    server and service the job logs were written for unless the options say otherwise."""
+    # Folders are read once, here: what is not a FULL_MAJA log is skipped with one note.
+    logs = find_job_logs(args.log) if args.log else [default_job_log()]
+    settings = FullMajaDownloadSettings(logs=[str(path) for path in logs],
+                                        write_dir=args.write_dir, parallel=args.parallel,
+                                        watch=args.watch)
+    service, server = logged_service(logs, url_given=url_option(args)[0] is not None)
+    with make_client(args, service=service, server=server) as client:
         if client.service == "geodes":
             return follow_theia_series(client, settings, make_progress(args))
         return follow_full_maja_jobs(client, settings, make_progress(args), say=print)
 
 
-def logged_service(paths: list[Path]) -> str:
-    """The service the job logs were written for (the logs that cannot be read say nothing
-    here: they are reported when their turn comes)."""
-    services = set()
+def logged_service(paths: list[Path], url_given: bool = False) -> tuple[str, str | None]:
+    """The service and the server the job logs were written for (the server: None when no
+    log tells). Logs that cannot be read say nothing here: they are reported in their turn.
+    Logs of both services, or (unless ``url_given``: ``--url`` or ``PEPS_URL`` names the one
+    server) of several servers, cannot be followed in one run: BadInput saying so."""
+    services: set[str] = set()
+    servers: dict[str, Path] = {}  # each server, and the first log written for it
     for path in paths:
-        with contextlib.suppress(PepsError):
-            services.add(load_job_log(path).provider)
+        try:
+            job = load_job_log(path)
+        except PepsError:
+            continue
+        services.add(job.provider)
+        with contextlib.suppress(BadInput):  # a damaged server: told in the log's turn
+            if job.server_url:
+                servers.setdefault(normalize_base_url(job.server_url), path)
     if len(services) > 1:
         raise BadInput("these job logs were written for different services (GEODES and PEPS): "
                        "follow them in separate runs")
-    return services.pop() if services else "peps"
+    if len(servers) > 1 and not url_given:
+        raise BadInput("these job logs were written for different servers ("
+                       + ", ".join(f"{server} for {path}" for server, path in servers.items())
+                       + "): follow them in separate runs, or give --url to ask one server "
+                       "for all")
+    return (services.pop() if services else "peps"), next(iter(servers), None)
 
 
 SEVERITY_HELP = ("when products end differently, the exit status is the first that applies of "
@@ -693,7 +949,8 @@ SEVERITY_HELP = ("when products end differently, the exit status is the first th
 
 def add_search_arguments(parser: argparse.ArgumentParser, shape: bool = False) -> None:
     """The catalogue's date and location options (-d, -f, -t, -l, point, rectangle[, --shape])."""
-    when = parser.add_argument_group("dates (YYYY-MM-DD or ISO date-times; a date means 00:00)")
+    when = parser.add_argument_group("dates (YYYY-MM-DD is 00:00; ISO date-times; NOW, NOW-7DAYS, "
+                                     "NOW-12HOURS... in UTC)")
     when.add_argument("-d", "--start_date", metavar="DATE",
                       help=f"start date (default {DEFAULT_START})")
     when.add_argument("-f", "--end_date", metavar="DATE",
@@ -714,14 +971,15 @@ def add_search_arguments(parser: argparse.ArgumentParser, shape: bool = False) -
 
 
 def confirm_selection(count: int, assume_yes: bool = False, stdin: IO[str] | None = None,
-                      stdout: IO[str] | None = None) -> None:
-    """Ask for a typed ``yes`` before submitting 10 jobs or more; BadInput when not given.
+                      stdout: IO[str] | None = None) -> bool:
+    """Ask for a typed ``yes`` before submitting 10 jobs or more: True to go on, False when
+    the person at the terminal declined (any other answer: a choice, not an error).
 
-    Without a terminal on ``stdin`` nobody can answer: the selection is
-    refused unless ``assume_yes`` (--yes), so a cron job never submits by surprise.
+    Without a terminal on ``stdin`` nobody can answer: the selection is refused
+    (BadInput) unless ``assume_yes`` (--yes), so a cron job never submits by surprise.
     """
     if count < CONFIRM_THRESHOLD or assume_yes:
-        return
+        return True
     stdin = stdin if stdin is not None else sys.stdin
     stdout = stdout if stdout is not None else sys.stdout
     if stdin is None or not stdin.isatty():
@@ -732,16 +990,16 @@ def confirm_selection(count: int, assume_yes: bool = False, stdin: IO[str] | Non
                  "please confirm (yes/no): ")
     stdout.flush()
     answer = stdin.readline().strip()
-    if answer.lower() != "yes":
-        said = f"the answer was {answer!r}" if answer else "no answer"
-        raise BadInput(f"not confirmed ({said}): nothing was submitted; type yes at the "
-                       "prompt, or pass --yes")
+    return answer.lower() == "yes"
 
 
 def run_maja_process(args: argparse.Namespace, out: IO[str] | None = None,
                      stdin: IO[str] | None = None) -> ExitStatus:
     """peps_maja_process.py: search L1C products, confirm, write the list, submit the jobs."""
     out = out if out is not None else sys.stdout
+    # Refused on GEODES before any check, file or account is touched (the account file of a
+    # PEPS command line would otherwise be refused as a GEODES key first).
+    refuse_on_geodes("peps_maja_process.py", service_without_request(args))
     for extra in getattr(args, "extra", None) or []:
         log.warning("ignoring the extra argument %r (the original tool ignored it too)", extra)
     submit = not args.no_download
@@ -765,13 +1023,18 @@ def run_maja_process(args: argparse.Namespace, out: IO[str] | None = None,
         if not products:
             out.write("No Sentinel-2 L1C product matches the selection: nothing to submit.\n")
             return ExitStatus.OK
-        out.write(f"{len(products)} Sentinel-2 L1C product(s) found:\n"
-                  f"{numbered_table(products)}\n")
+        # -q: the table only when it is the result (-n) or a person confirms what it lists
+        asks = len(products) >= CONFIRM_THRESHOLD and not args.yes
+        if not getattr(args, "quiet", False) or not submit or asks:
+            out.write(f"{len(products)} Sentinel-2 L1C product(s) found:\n"
+                      f"{numbered_table(products)}\n")
         if not submit:
             out.write("-n/--no_download: nothing submitted, product list not written.\n")
             return ExitStatus.OK
         out.flush()
-        confirm_selection(len(products), args.yes, stdin, out)
+        if not confirm_selection(len(products), args.yes, stdin, out):
+            out.write("Not confirmed: nothing was submitted, no product list written.\n")
+            return ExitStatus.OK
         names = [product.name for product in products]
         write_product_list(args.prod_list, names)
         submission = submit_maja_jobs(client, names, write_dir)
@@ -779,6 +1042,9 @@ def run_maja_process(args: argparse.Namespace, out: IO[str] | None = None,
     if submission.count(SUBMITTED) or submission.count(ALREADY_SUBMITTED):
         follow = follow_up_command("peps_maja_download.py", args, client,
                                    ("-p", str(args.prod_list)), write_dir)
+        if getattr(args, "quiet", False):  # the list and the follow-up only
+            out.write(f"Product list: {args.prod_list}\n{QUIET_FOLLOW_UP}{follow}\n")
+            return submission.exit_status()
         out.write(f"Product list: {args.prod_list}. MAJA takes 1 to 2 hours a product; to "
                   "follow the jobs and download the L2A zips, run this until it exits 0:\n"
                   f"  {follow}\n")
@@ -788,16 +1054,20 @@ def run_maja_process(args: argparse.Namespace, out: IO[str] | None = None,
 def run_maja_download(args: argparse.Namespace, out: IO[str] | None = None) -> ExitStatus:
     """peps_maja_download.py: check each listed product's job, fetch the finished L2A zips."""
     out = out if out is not None else sys.stdout
+    # Its job logs are PEPS's WPS jobs: refused on GEODES before the list is read or -w made.
+    service = service_without_request(args) or "peps"
+    refuse_on_geodes("peps_maja_download.py", service)
     names = read_product_list(args.prod_list)
     parallel = args.parallel  # checked by add_parallel_argument
+    created = not Path(args.write_dir).exists()
     write_dir = check_write_dir(Path(args.write_dir))
+    if created and not getattr(args, "quiet", False):
+        out.write(f"Created the write folder {write_dir}\n")
     folders = maja_log_folders(write_dir, args.prod_list)
-    service = provider_option(args) or ("peps" if getattr(args, "url", None)
-                                        or os.environ.get("PEPS_URL") else "geodes")
-    refuse_on_geodes("peps_maja_download.py", service)  # its job logs are PEPS's WPS jobs
     with make_client(args, service=service) as client:
         rows = check_maja_jobs(client, names, write_dir, folders, parallel, make_progress(args))
-    out.write(maja_table(rows) + "\n")
+    if not getattr(args, "quiet", False):  # -q: the problems, the summary and what next
+        out.write(maja_table(rows) + "\n")
     for row in rows:
         if row.note:
             out.write(f"  {row.product}: {row.note}\n")

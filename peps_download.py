@@ -39,6 +39,7 @@ EXAMPLES = """examples:
   peps_download.py -c S2ST --shape roi.geojson -d 2018-08-01 -f 2018-08-10 \\
       -q orbitDirection=descending --clouds 5 -n --footprints fp.geojson
   peps_download.py --from fp.geojson -a peps.txt -w /data/S2
+  peps_download.py -c S2ST -t 31TCJ -d 2017-01-01 -f 2017-02-01 -n --quicklooks -w previews
 
 A bare date means 00:00 of that day: -d 2015-11-01 -f 2015-11-02 finds the
 products of 2015-11-01. Without -a, the account comes from PEPS_USER and
@@ -70,7 +71,7 @@ def build_parser() -> pc.ArgumentParser:
     what = parser.add_argument_group("filters")
     what.add_argument("-o", "--orbit", type=int,
                       help="relative orbit (S2: _Rnnn of the name, 1-143; S1: 1-175)")
-    what.add_argument("--cc", "--clouds", dest="clouds", type=float, default=100, metavar="PCT",
+    what.add_argument("--cc", "--clouds", "--cloud", dest="clouds", type=float, default=100, metavar="PCT",
                       help="maximum cloud cover in percent (default 100)")
     what.add_argument("--sat", "--satellite", dest="satellite", metavar="SAT",
                       help="S1A, S1B, S2A, S2B, S3A or S3B (must match the collection)")
@@ -81,8 +82,12 @@ def build_parser() -> pc.ArgumentParser:
                       help="at most N products, the most recent first")
     out = parser.add_argument_group("files")
     pc.add_json_argument(out)
-    out.add_argument("--footprints", metavar="FILE",
-                     help="write the selected products as a GeoJSON FeatureCollection")
+    out.add_argument("--footprints", metavar="FILE", nargs="?", const="search_footprints.geojson",
+                     help="write the selected products as a GeoJSON FeatureCollection "
+                     "(FILE by default: %(const)s, in the current folder)")
+    out.add_argument("--quicklooks", action="store_true",
+                     help="save each selected product's quicklook as <write_dir>/<name>.jpg "
+                     "(with -n: look before you download)")
     out.add_argument("--from", dest="from_file", metavar="FILE",
                      help="download exactly the products of a saved --json or --footprints "
                      "file (no new search)")
@@ -109,19 +114,30 @@ def command(args: argparse.Namespace) -> int:
                                or args.latmin is not None or args.shape):
         raise pc.BadInput("--from downloads a saved selection: give no location with it")
     need_auth = not args.no_download
+    talk = not args.quiet or args.no_download
     with pc.make_client(args, need_auth=need_auth) as client:
+        if need_auth or settings.quicklooks:
+            write_dir = Path(settings.write_dir)
+            created = not write_dir.exists()
+            pc.check_write_dir(write_dir)
+            if created and talk:
+                print(f"Created the write folder {write_dir}")
         if need_auth:
-            pc.check_write_dir(Path(settings.write_dir))
             pc.check_fetch_settings(settings)
         result = pc.find_products(client, settings)
-        if not args.quiet or args.no_download:
-            print(f"{len(result.products)} product(s) found")
+        if talk:
+            print(result.summary())
             if result.products:
                 print(pc.products_table(result.products))
             elif not settings.from_file:
                 print("Nothing matches: check the dates (a bare date means 00:00, so one day is "
                       "-d DAY -f NEXT_DAY), the place or tile (a tile works for Sentinel-2 "
                       "only), the collection and the filters.")
+            if settings.footprints:
+                print(f"Footprints of the {len(result.products)} product(s) written to "
+                      f"{settings.footprints}")
+            if result.quicklooks:
+                print(quicklooks_line(result.quicklooks, settings.write_dir))
         if args.no_download:
             return pc.ExitStatus.OK
         fetched = pc.fetch_products(client, result.products, settings, pc.make_progress(args))
@@ -133,6 +149,14 @@ def command(args: argparse.Namespace) -> int:
         print(f"Products are still {offline}: run the same command again later "
               "(or raise --trials/--wait).")
     return fetched.exit_status()
+
+
+def quicklooks_line(statuses: dict[str, str], write_dir: Any) -> str:
+    """``Quicklooks in out: 5 saved, 1 already there, 1 missing`` (missing ones were warned)."""
+    found = list(statuses.values())
+    counts = [f"{found.count(status)} {status}" for status in ("saved", "already there", "missing")
+              if status in found]
+    return f"Quicklooks in {write_dir}: " + ", ".join(counts)
 
 
 def main(argv: Optional[list[str]] = None) -> int:
@@ -177,14 +201,16 @@ def peps_download(write_dir: str, auth: Any = None, collection: str = "S2ST",
                   url: Optional[str] = None, insecure: bool = False,
                   parallel: int = pc.DEFAULT_PARALLEL, footprints: Optional[str] = None,
                   query: Any = None, limit: Optional[int] = None,
-                  timeout: float = pc.READ_TIMEOUT) -> dict[str, str]:
+                  timeout: float = pc.READ_TIMEOUT, quicklooks: bool = False) -> dict[str, str]:
     """Search and (with ``no_download=False``) download; return ``{product: status}``.
 
     The defaults are the fork's: ``no_download=True`` (search only),
     ``extract=True``, ``max_trials=10``, ``wait=1`` minute. Statuses:
     ``on disk``, ``on tape``, ``staging`` (search only), ``downloaded``,
     ``existing``, ``failed``, ``busy``. Errors raise ``peps_common.PepsError``
-    (its ``exit_status`` says which); nothing calls ``sys.exit``.
+    (its ``exit_status`` says which; a place the catalogue does not know is a ``BadInput``,
+    never an empty answer); nothing calls ``sys.exit``. ``footprints=True`` writes
+    ``search_footprints.geojson``; ``quicklooks=True`` saves ``<write_dir>/<name>.jpg``.
     """
     _api_logging(verbose)
     settings = pc.DownloadSettings(
@@ -193,7 +219,7 @@ def peps_download(write_dir: str, auth: Any = None, collection: str = "S2ST",
         location=location, lat=lat, lon=lon, latmin=latmin, latmax=latmax, lonmin=lonmin,
         lonmax=lonmax, shape=shape, orbit=orbit, clouds=clouds, satellite=sat, query=query,
         limit=limit, no_download=no_download, json_file=search_json_file, footprints=footprints,
-        extract=extract, trials=max_trials, wait=wait, parallel=parallel)
+        extract=extract, trials=max_trials, wait=wait, parallel=parallel, quicklooks=quicklooks)
     with _api_client(auth, url, insecure, timeout, need_auth=not no_download) as client:
         result = pc.find_products(client, settings)
         if no_download:

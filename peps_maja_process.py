@@ -36,7 +36,8 @@ for a whole time series of a tile, full_maja_process.py is much cheaper.
 Jobs are never resubmitted automatically: a refused product is reported and the
 others go on; run the command again to submit the refused ones (products whose
 log exists are skipped). With no terminal, 10 or more products are refused
-unless --yes is given (exit status 2); a typed answer other than yes exits 2 too.
+unless --yes is given (exit status 2); any typed answer other than yes submits
+nothing and exits 0.
 Exit status 0 when every product is submitted (or was already); otherwise the
 worst case met: 3 account refused, 2 a product refused, 4 server or network
 failure."""

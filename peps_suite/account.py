@@ -28,11 +28,15 @@ class Credentials:
 
 
 def parse_account_text(text: str, origin: str = "the account file") -> Credentials:
-    """Parse ``email password``; the password is everything after the first run of blanks."""
-    lines = [line for line in text.splitlines() if line.strip()]
+    """Parse ``email password``; the password is everything after the first run of blanks,
+    kept as written (trailing blanks too: a 401 then points at them). Blank lines and ``#``
+    comment lines are skipped."""
+    lines = [line for line in text.splitlines()
+             if line.strip() and not line.lstrip().startswith("#")]
     if not lines:
         raise BadInput(
             f"{origin} is empty: write 'your.email@address.fr your_password' on its first line"
+            + (" (lines starting with # are comments)" if text.strip() else "")
         )
     parts = lines[0].lstrip().split(None, 1)
     if len(parts) < 2:
@@ -75,17 +79,39 @@ def resolve_credentials(auth_file: str | None, base_url: str, required: bool = T
         if required:
             raise BadInput(
                 "no account given: pass -a FILE (a file holding 'email password'), or set "
-                "PEPS_USER and PEPS_PASSWORD, or add the server to ~/.netrc"
+                "PEPS_USER and PEPS_PASSWORD, or add 'machine "
+                f"{_netrc_machine(base_url)} login EMAIL password PASSWORD' to ~/.netrc"
+                + _netrc_miss(base_url, "login and password")
             )
         return None
     log.debug("using the account %s from %s", creds.user, creds.source)
     return creds
 
 
+def _netrc_path() -> Path:
+    """The netrc file the suite reads: ``$NETRC``, else ``~/.netrc``."""
+    return Path(os.environ.get("NETRC") or Path.home() / ".netrc")
+
+
+def _netrc_machine(base_url: str) -> str:
+    """The ``machine`` name the suite looks for in netrc: the server's host name."""
+    return urlsplit(base_url).hostname or "HOST"
+
+
+def _netrc_miss(base_url: str, what: str) -> str:
+    """``; /home/me/.netrc has no 'machine h' entry...`` when the netrc file exists (it was
+    read and had nothing for this server), else nothing."""
+    path = _netrc_path()
+    if not path.is_file():
+        return ""
+    return (f" ({path} exists but has no 'machine {_netrc_machine(base_url)}' entry with a "
+            f"{what}: the machine name must be the host of the server, without scheme or port)")
+
+
 def _netrc_entry(base_url: str) -> tuple[str, str, str] | None:
     """(login, password, where) of the ``~/.netrc`` entry for the server's host."""
     host = urlsplit(base_url).hostname or ""
-    path = Path(os.environ.get("NETRC") or Path.home() / ".netrc")
+    path = _netrc_path()
     if not path.is_file():
         return None
     try:
@@ -123,9 +149,14 @@ def parse_api_key_text(text: str, origin: str = "the key file") -> ApiKey:
     if not lines:
         raise BadInput(f"{origin} is empty: write your GEODES API key alone on its first line "
                        f"({GEODES_KEY_HINT})")
-    if len(lines[0].split()) > 1:
+    words = lines[0].split()
+    if len(words) > 1 and "@" in words[0]:
         raise BadInput(f"{origin} holds 'email password' (a PEPS account): GEODES needs an API "
                        f"key alone on the first line; {GEODES_KEY_HINT}")
+    if len(words) > 1:  # blanks around the key are trimmed; inside it, they are a mistake
+        raise BadInput(f"{origin} has {len(words)} words on its first line: a GEODES API key "
+                       "has no blanks in it; write the key alone on the first line (a PEPS "
+                       f"'email password' account is not a key: {GEODES_KEY_HINT})")
     return ApiKey(lines[0], origin)
 
 
@@ -148,8 +179,8 @@ def resolve_api_key(auth_file: str | None, base_url: str, required: bool = True)
         if required:
             raise BadInput("no GEODES API key given: pass -a FILE (the key alone on its first "
                            "line), or set GEODES_API_KEY, or add 'machine "
-                           f"{urlsplit(base_url).hostname} password KEY' to ~/.netrc; "
-                           f"{GEODES_KEY_HINT}")
+                           f"{_netrc_machine(base_url)} password KEY' to ~/.netrc"
+                           f"{_netrc_miss(base_url, 'password')}; {GEODES_KEY_HINT}")
         return None
     log.debug("using the GEODES API key from %s", key.source)
     return key

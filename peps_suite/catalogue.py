@@ -11,7 +11,7 @@ from typing import Any
 from .bodies import parse_json_body
 from .errors import UNKNOWN, VANISHED, BadInput, ServerError
 from .http import Client, error_message_of
-from .values import S2_ORBIT_RE, format_date, format_table, human_size, relative_orbit_s1
+from .values import S2_ORBIT_RE, format_date, format_table, human_size, one_line, relative_orbit_s1
 
 log = logging.getLogger("peps")
 
@@ -69,6 +69,7 @@ class Product:
     properties: dict[str, Any]
     feature: dict[str, Any] = dataclasses.field(repr=False, default_factory=dict)
     file_name: str = ""  # the file the server sends; empty: ``<name>.zip`` (PEPS)
+    quicklook: str | None = None  # URL of its preview image (PEPS: ``quicklook``; GEODES: overview)
 
     @classmethod
     def from_feature(cls, feature: dict[str, Any], base_url: str, collection: str = "") -> Product:
@@ -95,6 +96,7 @@ class Product:
         size = props.get("resourceSize", download.get("size"))
         checksum = props.get("resourceChecksum") or download.get("checksum")
         cloud = props.get("cloudCover")
+        quicklook = props.get("quicklook")
         return cls(
             name=name,
             id=str(ident),
@@ -108,6 +110,7 @@ class Product:
             download_url=url,
             properties=props,
             feature=feature,
+            quicklook=quicklook if isinstance(quicklook, str) and quicklook.strip() else None,
         )
 
     @property
@@ -214,6 +217,25 @@ def feature_key(feature: Any) -> str | None:
     return str(key) if key else None
 
 
+def check_analysis(answer: dict[str, Any], params: dict[str, str]) -> None:
+    """Raise BadInput when resto says it could not read the search (``properties.query.
+    analysis.error``, e.g. ``unknown location`` for a place it does not know): its empty
+    answer is no "nothing found" but a search that never ran as asked."""
+    props = answer.get("properties")
+    query = props.get("query") if isinstance(props, dict) else None
+    analysis = query.get("analysis") if isinstance(query, dict) else None
+    error = analysis.get("error") if isinstance(analysis, dict) else None
+    if not error:
+        return
+    error = one_line(str(error), 200)
+    place = params.get("q")
+    if place and "location" in error.lower():
+        raise BadInput(f"-l/--location: the catalogue does not know the place '{place}' "
+                       f"({error}); check its spelling, or give a tile (-t), a point "
+                       "(--lat/--lon), a rectangle or a GeoJSON file (--shape)")
+    raise BadInput(f"the catalogue could not read the search: {error}; check the options")
+
+
 def search_url(client: Client, collection: str) -> str:
     return client.endpoint(f"/resto/api/collections/{collection}/search.json")
 
@@ -240,6 +262,7 @@ def iter_search(client: Client, collection: str, params: dict[str, str],
         features = answer.get("features")
         if not isinstance(features, list):
             raise ServerError("the catalogue answered JSON without a 'features' list")
+        check_analysis(answer, params)
         page_ids = {feature_key(f) for f in features} - {None}
         if page_ids and page_ids <= ids:  # a server ignoring "page": stop, do not loop
             log.warning("the catalogue answered page %d with products already seen: stopping "
@@ -266,6 +289,21 @@ class SearchResult:
     products: list[Product]
     skipped: dict[str, str]
     pages: list[dict[str, Any]]
+    #: ``--quicklooks``: what became of each product's quicklook (saved, already there, missing).
+    quicklooks: dict[str, str] = dataclasses.field(default_factory=dict)
+
+    def summary(self) -> str:
+        """``6 product(s) found, 2.3 MiB in all`` (the sizes the catalogue gave)."""
+        text = f"{len(self.products)} product(s) found"
+        if not self.products:
+            return text
+        sizes = [p.size for p in self.products if p.size is not None]
+        unknown = len(self.products) - len(sizes)
+        if sizes:
+            text += f", {human_size(sum(sizes))} in all"
+        if unknown:
+            text += f" (size unknown for {unknown})" if sizes else " (sizes unknown)"
+        return text
 
     def merged_answer(self) -> dict[str, Any]:
         """All pages merged into one FeatureCollection (``--json``)."""

@@ -61,6 +61,11 @@ class NetworkError(ServerError):
     """The server cannot be reached at all (refused, unresolvable, no answer)."""
 
 
+class AccountWithheld(ServerError):
+    """A host off the --url server asks for the account or key, which the suite never sends
+    there: every other file on that host would be refused the same way."""
+
+
 class IntegrityError(PepsError):
     """A downloaded file does not match what the catalogue announced (exit status: FAILED)."""
 

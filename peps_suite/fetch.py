@@ -22,6 +22,7 @@ from .errors import (
     STAGING,
     UNKNOWN,
     VANISHED,
+    AccountWithheld,
     BadCredentials,
     Busy,
     ExitStatus,
@@ -277,7 +278,7 @@ class Fetcher:
         self.progress = progress or Progress(quiet=True)
         self.result = FetchResult(words={"still on tape": f"still {self.provider.offline_word}"})
         self.waiting: dict[str, Product] = {}
-        self.unreachable: NetworkError | None = None
+        self.unreachable: ServerError | None = None
 
     def run(self, products: list[Product]) -> FetchResult:
         check_write_dir(self.write_dir)
@@ -324,7 +325,9 @@ class Fetcher:
             self._note_unreachable(self.result.fail(name, exc))
 
     def _note_unreachable(self, error: PepsError | None) -> None:
-        if isinstance(error, NetworkError):
+        """An unreachable server, or one whose files are on a host the account is never sent
+        to: the other products would fail the same way, so they are given up at once."""
+        if isinstance(error, (NetworkError, AccountWithheld)):
             self.unreachable = error
 
     def _stage_all(self) -> None:
@@ -352,9 +355,10 @@ class Fetcher:
                 self.waiting[product.name] = product
             self._note_unreachable(error)
 
-    def _give_up(self, error: NetworkError) -> None:
+    def _give_up(self, error: ServerError) -> None:
         """The server is unreachable: what has not started fails now, not after its retries."""
-        log.error("the server cannot be reached: giving up the remaining products")
+        log.error("giving up the remaining products: %s", "the server cannot be reached"
+                  if isinstance(error, NetworkError) else "they would be refused the same way")
         for name in [product.name for product in self.pool.cancel_queued()] + list(self.waiting):
             self.result.record(name, FAILED, error)
         self.waiting.clear()

@@ -17,6 +17,7 @@ from typing import Any
 from . import values
 from .errors import (
     DOWNLOADED,
+    FAILED,
     BadCredentials,
     BadInput,
     Busy,
@@ -26,10 +27,10 @@ from .errors import (
     naming,
     worst_status,
 )
-from .fetch import DEFAULT_PARALLEL, fetch_files
+from .fetch import DEFAULT_PARALLEL, FetchResult, fetch_files
 from .files import check_write_dir, hold_lock
 from .http import Client, normalize_base_url
-from .joblog import JobLog, job_lock_path, load_job_log, sidecar_path, submitted_job_log
+from .joblog import JOB_LOG_FORMAT, JobLog, job_lock_path, load_job_log, sidecar_path, submitted_job_log
 from .jobs import NOVALD, JobCheck, check_job, result_name
 from .progress import Progress
 from .transfer import DownloadSpec
@@ -70,6 +71,9 @@ DEFAULT_WATCH_MINUTES = 10.0
 
 
 LEGACY_FULL_MAJA_LOG = "Full_Maja.log"  # the original tools' default log name
+
+
+FULL_MAJA_TOOL = "full_maja_process.py"  # the tool of FULL_MAJA job logs (PEPS and GEODES)
 
 
 FINAL_JOB_STATUSES = ("FINISHED", "ERROR", "CANCELED")
@@ -298,16 +302,62 @@ def jobs_table(outcomes: list[JobOutcome]) -> str:
     return format_table([JOBS_TABLE_HEADER, *(o.row() for o in outcomes)])
 
 
+def not_full_maja_log(path: Path) -> str | None:
+    """What ``path`` holds when it is not a FULL_MAJA job log (for the note that skips it in
+    a folder); None for a FULL_MAJA job log: ours (PEPS or GEODES), the original tool's XML
+    answer, or one of them too damaged to read (followed, so that its error is told)."""
+    try:
+        job = load_job_log(path)
+    except PepsError:
+        try:
+            with open(path, "rb") as handle:
+                head = handle.read(65536).decode("utf-8", "replace").lstrip()
+        except OSError:
+            return "unreadable"
+        damaged = (JOB_LOG_FORMAT in head and FULL_MAJA_TOOL in head) if head.startswith("{") \
+            else ("ExecuteResponse" in head and FULL_MAJA in head)
+        return None if damaged else "not a job log"
+    if job.tool == FULL_MAJA_TOOL or (job.legacy and FULL_MAJA in job.raw_answer):
+        return None
+    if job.tool == "peps_maja_process.py" or job.tool == "legacy MAJA":
+        return "MAJA jobs of peps_maja_process.py"
+    return f"jobs of {job.tool or 'another tool'}"
+
+
+def _skipped_note(skipped: list[tuple[Path, str]], shown: int = 6) -> str:
+    """``a.log, b.log (not a job log); S2A_....log (MAJA jobs of peps_maja_process.py)``,
+    the first ``shown`` names of each kind and how many more."""
+    kinds: dict[str, list[str]] = {}
+    for path, kind in skipped:
+        kinds.setdefault(kind, []).append(str(path))
+    return "; ".join(", ".join(names[:shown]) + (f" and {len(names) - shown} more"
+                                                 if len(names) > shown else "") + f" ({kind})"
+                     for kind, names in kinds.items())
+
+
 def find_job_logs(paths: Iterable[str]) -> list[Path]:
-    """Job logs from ``-l``: files as given, folders as their ``*.log`` files."""
+    """Job logs from ``-l``: files as given (whatever they hold: what is wrong with one is
+    told in its turn), folders as their FULL_MAJA job logs. The other ``*.log`` files of a
+    folder (peps_maja_process.py's per-product logs, a cron job's output...) are skipped and
+    left untouched, with one note."""
     found: list[Path] = []
+    skipped: list[tuple[Path, str]] = []
     for text in paths:
         path = Path(text)
         if path.is_dir():
-            logs = sorted(p for p in path.glob("*.log") if p.is_file())
+            logs, others = [], []
+            for candidate in sorted(p for p in path.glob("*.log") if p.is_file()):
+                kind = not_full_maja_log(candidate)
+                if kind is None:
+                    logs.append(candidate)
+                else:
+                    others.append((candidate, kind))
             if not logs:
-                raise BadInput(f"-l/--log: the folder {path} holds no job log (*.log)")
+                raise BadInput(f"-l/--log: the folder {path} holds no job log (*.log) of a "
+                               "FULL_MAJA job" + (f"; skipped {_skipped_note(others)}"
+                                                  if others else ""))
             found.extend(logs)
+            skipped.extend(others)
         elif path.exists():
             found.append(path)
         else:
@@ -320,7 +370,29 @@ def find_job_logs(paths: Iterable[str]) -> list[Path]:
         if key not in seen:
             seen.add(key)
             unique.append(path)
+    if skipped:
+        log.info("note: skipped what is not a FULL_MAJA job log (left untouched): %s",
+                 _skipped_note(skipped))
     return unique
+
+
+def default_job_log(folder: Path = Path()) -> Path:
+    """The job log to follow when none is given: the only one in ``folder`` under a name
+    full_maja_process.py gives (``FULL_MAJA_*.log``) or the original tool did
+    (``Full_Maja.log``). None, or several: BadInput saying what to give."""
+    candidates = sorted(p for p in folder.glob("FULL_MAJA_*.log") if p.is_file())
+    if (folder / LEGACY_FULL_MAJA_LOG).is_file():
+        candidates.insert(0, folder / LEGACY_FULL_MAJA_LOG)
+    if not candidates:
+        raise BadInput("no job log given: pass -l LOG (the file written by full_maja_process.py),"
+                       " several logs, or a folder of logs")
+    if len(candidates) > 1:
+        raise BadInput(f"no job log given, and this folder holds {len(candidates)} FULL_MAJA job "
+                       f"logs ({', '.join(p.name for p in candidates)}): pass the one to follow "
+                       "with -l LOG, or several, or -l . for all of them")
+    log.info("following %s, the only FULL_MAJA job log in this folder (no -l given)",
+             candidates[0])
+    return candidates[0]
 
 
 def inspect_full_maja_job(client: Client, log_path: Path, write_dir: Path) -> JobOutcome:
@@ -328,10 +400,12 @@ def inspect_full_maja_job(client: Client, log_path: Path, write_dir: Path) -> Jo
     outcome = JobOutcome(log_path)
     try:
         outcome.job = load_job_log(log_path)
-        if outcome.job.server and normalize_base_url(outcome.job.server) != client.base_url:
+        server = outcome.job.server_url
+        if server and normalize_base_url(server, f"the server of job log {log_path}") \
+                != client.base_url:
             log.warning("%s was written for %s; its status URL is used as given, the status "
-                        "refresh goes to %s (--url)", log_path, outcome.job.server,
-                        client.base_url)
+                        "refresh goes to %s (%s)", log_path, server, client.base_url,
+                        client.url_source)
         outcome.check = check_job(client, outcome.job, sidecar_path(log_path, ".stat"),
                                   sidecar_path(log_path, ".json"))
     except BadCredentials:
@@ -357,8 +431,9 @@ def inspect_full_maja_job(client: Client, log_path: Path, write_dir: Path) -> Jo
     return outcome
 
 
-def explain_job(outcome: JobOutcome) -> list[str]:
-    """What to tell the user about a job that is not FINISHED (or could not be checked)."""
+def explain_job(outcome: JobOutcome, later: str = "run this again later") -> list[str]:
+    """What to tell the user about a job that is not FINISHED (or could not be checked);
+    ``later`` says what comes next (with --watch: when it checks again)."""
     who = outcome.describe()
     if outcome.error is not None:
         return [naming(str(outcome.log_path), outcome.error)]
@@ -366,7 +441,7 @@ def explain_job(outcome: JobOutcome) -> list[str]:
     assert check is not None
     if outcome.status == "PENDING":
         return [f"{who} is PENDING: it waits in the queue (PEPS runs at most {MAJA_SLOTS} MAJA "
-                "jobs at once, for all users). Not started yet: run this again later."]
+                f"jobs at once, for all users). Not started yet: {later}."]
     if outcome.status == "STALLED":
         percent = check.percent
         inputs = outcome.job.inputs if outcome.job else {}
@@ -382,15 +457,37 @@ def explain_job(outcome: JobOutcome) -> list[str]:
                   f"; it takes about 1 h for the first date, then {MAJA_MINUTES_PER_DATE} min "
                   "a date")
         return [f"{who} is running: {done}{timing}. Results are published when the whole "
-                "series is done: run this again later."]
+                f"series is done: {later}."]
     if outcome.status in ("ERROR", "CANCELED"):
         lines = [f"{who} ended in {outcome.status}: {check.message or 'no message from the server'}"]
         if check.report and check.report.logs:
             lines.append("  processing logs: " + " ".join(check.report.logs))
         return lines
     state = check.report.job_status if check.report else f"WPS state {check.wps.state}"
-    return [f"{who}: the server reports an unknown status ({state}); run this again later, "
+    return [f"{who}: the server reports an unknown status ({state}); {later}, "
             "and check the job on the PEPS processing page if it lasts"]
+
+
+def fetch_results(client: Client, specs: list[DownloadSpec], parallel: int = DEFAULT_PARALLEL,
+                  progress: Progress | None = None) -> FetchResult:
+    """``fetch_files`` for a job's results. When they are on a server the account is not sent
+    to (not the one in use), one is tried first: if that server asks for the account, every
+    other would be refused the same way, so they are not tried and one line says so, instead
+    of the same error once per result."""
+    if len(specs) < 2 or all(client.may_send_account(spec.url) for spec in specs):
+        return fetch_files(client, specs, parallel, progress)
+    fetched = fetch_files(client, specs[:1], 1, progress)
+    error = fetched.errors.get(specs[0].label)
+    if isinstance(error, ServerError) and error.status in (401, 403):
+        log.error("the %d other result(s) are not tried: their server would refuse them the "
+                  "same way", len(specs) - 1)
+        for spec in specs[1:]:
+            fetched.record(spec.label, FAILED, error)
+        return fetched
+    rest = fetch_files(client, specs[1:], parallel, progress)
+    fetched.statuses.update(rest.statuses)
+    fetched.errors.update(rest.errors)
+    return fetched
 
 
 def download_full_maja_results(client: Client, outcome: JobOutcome, write_dir: Path,
@@ -408,7 +505,7 @@ def download_full_maja_results(client: Client, outcome: JobOutcome, write_dir: P
              f"{outcome.novald} too cloudy (NOVALD, not downloaded), "
              f"{outcome.on_disk} already in {write_dir}"]
     if specs:
-        fetched = fetch_files(client, specs, parallel, progress)  # logs each failure
+        fetched = fetch_results(client, specs, parallel, progress)  # logs each failure
         outcome.on_disk = sum(1 for _, name in outcome.valid if (write_dir / name).exists())
         lines.append(f"  {fetched.count(DOWNLOADED)} downloaded, {outcome.on_disk} of "
                      f"{len(outcome.valid)} now in {write_dir}")
@@ -476,8 +573,9 @@ def follow_full_maja_jobs(client: Client, settings: FullMajaDownloadSettings,
                 if outcome.status == "FINISHED":
                     lines = download_full_maja_results(client, outcome, write_dir,
                                                        settings.parallel, progress)
-                else:
-                    lines = explain_job(outcome)
+                else:  # --watch: each round says when it checks again, never "run this again"
+                    lines = explain_job(outcome, f"checking again in {rough_duration(settings.watch)}"
+                                        if settings.watch else "run this again later")
                 failed = outcome.error is not None or outcome.exit_status == ExitStatus.JOB_FAILED
                 for line in lines:
                     if failed:
@@ -487,8 +585,8 @@ def follow_full_maja_jobs(client: Client, settings: FullMajaDownloadSettings,
             active = [p for p in active if outcomes[p].exit_status == ExitStatus.NOT_READY]
             if not settings.watch or not active:
                 break
-            log.info("checking %d unfinished job(s) again in %s (round %d; Ctrl-C stops, the "
-                     "next run resumes)", len(active), rough_duration(settings.watch),
-                     rounds + 1)
+            if rounds == 1:  # said once: each round's lines say when it checks again
+                log.info("--watch: checking the unfinished job(s) every %g min until they end "
+                         "(Ctrl-C stops; the next run resumes)", settings.watch)
             values.sleep(settings.watch * 60)
     return worst_status(o.exit_status for o in outcomes.values())

@@ -77,7 +77,7 @@ def product_of(item: stac.GeodesItem, feature: dict[str, Any]) -> Product:
         checksum=item.md5.upper() if item.md5 else None,
         storage="online" if item.online else "offline", geometry=item.geometry,
         download_url=item.href, properties=properties, feature=feature,
-        file_name=item.file_name,
+        file_name=item.file_name, quicklook=item.quicklook,
     )
 
 
@@ -158,9 +158,23 @@ class GeodesStac(Provider):
                                   f"catalogue lookup of {name}")
         return next((p for p in self.products_of(pages) if p.name == name), None)
 
+    def item_of(self, product: Product) -> stac.GeodesItem | None:
+        """The item behind a product: from this provider's answers, else from the feature the
+        product was built from (a product found by another GeodesStac, e.g. the search's)."""
+        item = self.items.get(product.name)
+        if item is None and product.feature:
+            try:
+                item = stac.parse_item(product.feature)
+            except stac.GeodesAnswerError:
+                return None
+            if item.identifier != product.name:
+                return None
+            self.items[product.name] = item
+        return item
+
     def lookup(self, product: Product) -> Product | None:
         """Is the product online now? (availability of its file; None when it is gone)."""
-        item = self.items.get(product.name)
+        item = self.item_of(product)
         if item is None:
             found = self.find(product.name, (product.collection,) if product.collection
                               else collections_of(product.name))
@@ -177,7 +191,7 @@ class GeodesStac(Provider):
         """One ``/fastavailability`` request for the products about to be looked up; when
         it fails, each is asked on its own."""
         self.known_online.clear()
-        items = [self.items[p.name] for p in products if p.name in self.items]
+        items = [item for item in map(self.item_of, products) if item is not None]
         if not items:
             return
         what = f"availability of {len(items)} product(s)"

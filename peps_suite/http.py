@@ -10,13 +10,13 @@ import re
 import threading
 from collections.abc import Iterable
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import SplitResult, urljoin, urlsplit
 
 import requests
 
 from .account import GEODES_KEY_HINT, ApiKey, Credentials
 from .bodies import parse_json_body, parse_retry_after, says_quota, summarize_error_body
-from .errors import BadCredentials, BadInput, NetworkError, PepsError, ServerError
+from .errors import AccountWithheld, BadCredentials, BadInput, NetworkError, PepsError, ServerError
 from .values import one_line
 from .version import __version__
 
@@ -90,6 +90,7 @@ class Client:
     ) -> None:
         self.base_url = normalize_base_url(base_url)
         self.service = service  # "peps" or "geodes": the protocol the server speaks
+        self.url_source = "--url"  # where base_url came from, for messages (PEPS_URL, a job log...)
         self.timeout = (CONNECT_TIMEOUT, float(timeout))
         self.retries = retries
         self.backoff = backoff
@@ -262,19 +263,17 @@ class Client:
         if status in (401, 403) and (withheld or response.history) and not sent:
             # The account was not sent: a redirect, or a URL off the --url server.
             asked = origin_of(response.history[0].url if response.history else response.url)
-            return ServerError(f"{what}: {origin_of(response.url)} asks for an account "
-                               f"({status}), but the password is only sent to "
-                               f"{origin_of(self.base_url)} (--url), never elsewhere"
+            key = isinstance(self.credentials, ApiKey) or self.service == "geodes"
+            return AccountWithheld(f"{what}: {origin_of(response.url)} asks for "
+                               f"{'an API key' if key else 'an account'} ({status}), but "
+                               f"{'the API key' if key else 'the password'} is only sent to "
+                               f"{origin_of(self.base_url)} ({self.url_source}), never elsewhere"
                                + (f" (redirected from {asked})" if response.history else ""),
                                status)
         if status in (401, 403) and isinstance(self.credentials, ApiKey):
             return self.key_refusal(response, what, message)
         if status in (401, 403):
-            source = self.credentials.source if self.credentials else "account file"
-            where = "your account file" if source.startswith("account file") else source
-            user = f" {self.credentials.user}" if self.credentials else ""
-            return BadCredentials(f"{what}: the server refused the account{user} ({status} "
-                                  f"{message}): check the e-mail and password in {where}")
+            return BadCredentials(f"{what}: {self.account_refusal(status, message)}")
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
         if status == 429 or status >= 500:
             return ServerError(f"server answered {status} ({message})", status, retry_after, what=what)
@@ -284,6 +283,24 @@ class Client:
         if status == 400:
             return BadInput(f"{what}: the server refused the request: {message}")
         return ServerError(f"server answered {status} ({message})", status, retry_after, what=what)
+
+    def account_refusal(self, status: int, message: str) -> str:
+        """What to say when PEPS refuses the account: where it came from, and the trailing
+        blanks of its password when there are some (kept as given: they may be part of it,
+        but are more often a copy-paste accident)."""
+        if self.credentials is None:
+            return (f"the server asks for an account ({status} {message}): pass -a FILE "
+                    "holding 'email password'")
+        creds = self.credentials
+        assert isinstance(creds, Credentials)
+        where = f"the {creds.source}" if creds.source.startswith("environment") else creds.source
+        text = (f"the server refused the account {creds.user} ({status} {message}): check the "
+                f"e-mail and password in {where}")
+        blanks = len(creds.password) - len(creds.password.rstrip())
+        if blanks:
+            text += (f"; the password there ends with {blanks} blank(s) (space or tab), sent as "
+                     "part of it: remove them if they are not part of your password")
+        return text
 
     def key_refusal(self, response: requests.Response, what: str, message: str) -> PepsError:
         """A 401/403 to a GEODES key: a used-up quota (a wait, never "bad credentials"), or
@@ -381,20 +398,61 @@ def sends_in_clear(url: str) -> bool:
     return parts.scheme == "http" and not is_loopback(parts.hostname or "")
 
 
-def normalize_base_url(url: str) -> str:
-    """Check and normalise ``--url``: scheme and host required, no trailing slash."""
+#: The paths the suite adds to a base URL itself, PEPS's (``/resto``: catalogue and WPS) and
+#: GEODES's (``/api/stac``: search): a base URL ending in one would have it twice, and every
+#: request would end in a 404 that looks like a server failure. Refused before any request.
+SUITE_PATH_RE = re.compile(r"^(?P<base>.*?)(?P<endpoint>/resto(?:/.*)?|/api/stac(?:/.*)?)$")
+
+
+def normalize_base_url(url: str, origin: str = "--url") -> str:
+    """Check and normalise a server's base URL: scheme and host required, no trailing slash,
+    none of the paths the suite adds itself. ``origin`` names where the URL came from in the
+    messages (``--url``, ``PEPS_URL``, a job log); each refusal says what to give instead."""
     value = str(url).strip()
+    if "@" in value:  # checked first, and never echoed: what precedes @ may be a password
+        raise BadInput(f"{origin} holds a user name or password: give the server only "
+                       "(e.g. https://geodes-portal.cnes.fr) and the account with -a FILE")
+    parts = _split_url(value)
+    if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
+        guess = _with_scheme(value)
+        if guess:
+            raise BadInput(f"{origin}: '{value}' has no scheme (http:// or https://): did you "
+                           f"mean {guess}?")
+        raise BadInput(f"{origin}: '{value}' is not an http(s) URL such as "
+                       "https://geodes-portal.cnes.fr")
+    match = SUITE_PATH_RE.match(parts.path.rstrip("/"))
+    if match:
+        raise BadInput(f"{origin} {value} ends with {match['endpoint']}, a path the suite adds "
+                       "itself: give the server's base URL, "
+                       f"{parts.scheme}://{parts.netloc}{match['base']}")
+    return value.rstrip("/")
+
+
+def _split_url(value: str) -> SplitResult | None:
+    """``urlsplit(value)``, or None when its host or port is malformed."""
     try:
         parts = urlsplit(value)
         parts.port  # noqa: B018  (raises ValueError for a port that is not a number)
     except ValueError:
-        parts = urlsplit("")
-    if "@" in value:  # checked first, and never echoed: what precedes @ may be a password
-        raise BadInput("--url holds a user name or password: give the server only "
-                       "(e.g. https://peps.cnes.fr) and the account with -a FILE")
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise BadInput(f"--url: '{value}' is not an http(s) URL such as https://peps.cnes.fr")
-    return value.rstrip("/")
+        return None
+    return parts
+
+
+def _with_scheme(value: str) -> str | None:
+    """The base URL meant by a server given without its scheme (``127.0.0.1:8642``,
+    ``peps.cnes.fr``): http for this machine (loopback, where the emulators run), https for
+    any other name; None when it does not look like a server (a bare word such as ``x``)."""
+    if not value or "://" in value:
+        return None
+    parts = _split_url("http://" + value)
+    host = (parts.hostname or "") if parts is not None else ""
+    if parts is None or not host or not ("." in host or ":" in host or parts.port
+                                         or is_loopback(host)):
+        return None
+    scheme = "http" if is_loopback(host) else "https"
+    match = SUITE_PATH_RE.match(parts.path.rstrip("/"))
+    path = match["base"] if match else parts.path.rstrip("/")
+    return f"{scheme}://{parts.netloc}{path}"
 
 
 def absolute_url(base: str, url: str, what: str) -> str:

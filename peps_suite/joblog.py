@@ -10,6 +10,7 @@ import os
 import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from .bodies import parse_xml
 from .errors import BadInput, JobNotLogged, PepsError
@@ -41,6 +42,24 @@ class JobLog:
     legacy: bool = False
     provider: str = "peps"
     products: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+
+    @property
+    def server_url(self) -> str:
+        """The server the job was written for: the one the log records, else (the original
+        tools' raw XML logs record none) the base of its status URL, ``{base}/wps/outputs/...``
+        on PEPS; "" when neither tells."""
+        if self.server or self.provider != "peps" or not self.status_url:
+            return self.server
+        try:
+            parts = urlsplit(self.status_url)
+            host, port = parts.hostname, parts.port
+        except ValueError:
+            return ""
+        if parts.scheme not in ("http", "https") or not host:
+            return ""
+        netloc = (f"[{host}]" if ":" in host else host) + (f":{port}" if port else "")
+        prefix = parts.path.partition("/wps/")[0] if "/wps/" in parts.path else ""
+        return f"{parts.scheme}://{netloc}{prefix}"
 
     def to_json(self) -> dict[str, Any]:
         data = {"format": JOB_LOG_FORMAT, "version": 1, "provider": self.provider,

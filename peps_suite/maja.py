@@ -283,7 +283,8 @@ def check_maja_jobs(client: Client, names: list[str], write_dir: Path, folders: 
             for rest in names[index + 1:]:
                 rows[rest] = MajaRow(rest, "not checked", ExitStatus.BAD_CREDENTIALS)
             break
-        log.info("%s: %s%s", name, row.status,
+        # The final table shows each status: logged here for -v only, so it is printed once.
+        log.debug("%s: %s%s", name, row.status,
                  f" ({row.percent:.0f}%)" if row.percent is not None else "")
         rows[name] = row
         specs.extend(wanted)

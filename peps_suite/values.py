@@ -9,6 +9,7 @@ import time
 from typing import Any
 
 from dateutil import parser as date_parser
+from dateutil.relativedelta import relativedelta
 
 from .errors import BadInput
 
@@ -18,16 +19,58 @@ DEFAULT_START = "2014-04-03"  # launch of Sentinel-1A, the first Sentinel
 DEFAULT_END = "9999-12-31"  # "far future", as the original tool
 
 
-def parse_date(text: str, option: str = "date") -> dt.datetime:
-    """Parse an ISO date or date-time (python-dateutil); naive UTC."""
+DATE_FORMS = ("YYYY-MM-DD, an ISO date-time such as 2017-01-01T10:30:00, or a date relative to "
+              "now (UTC) as in sentinelsat: NOW, NOW-<n>DAY(S), NOW-<n>HOUR(S), NOW-<n>MINUTE(S), "
+              "NOW-<n>MONTH(S), e.g. -d NOW-7DAYS -f NOW")
+
+
+# sentinelsat's (and the Copernicus hub's) relative dates: NOW, then steps such as -7DAYS.
+RELATIVE_DATE_RE = re.compile(r"NOW((?:[+-]\d{1,6}(?:MINUTE|HOUR|DAY|MONTH)S?)*)", re.IGNORECASE)
+
+
+RELATIVE_STEP_RE = re.compile(r"([+-])(\d+)(MINUTE|HOUR|DAY|MONTH)S?", re.IGNORECASE)
+
+
+def utc_now() -> dt.datetime:
+    """The current time, naive UTC, to the second (what ``NOW`` means)."""
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None, microsecond=0)
+
+
+def relative_date(text: str, now: dt.datetime | None = None) -> dt.datetime | None:
+    """``NOW``, ``NOW-7DAYS``, ``NOW-12HOURS``, ``NOW-1MONTH-2DAYS``... as a naive UTC
+    datetime (``now`` by default the current time); None when ``text`` is not of that form."""
+    match = RELATIVE_DATE_RE.fullmatch(str(text).strip())
+    if not match:
+        return None
+    value = now if now is not None else utc_now()
+    for sign, number, unit in RELATIVE_STEP_RE.findall(match.group(1)):
+        step = relativedelta(**{unit.lower() + "s": int(number)})
+        value = value + step if sign == "+" else value - step
+    return value
+
+
+def relative_day(text: str | None, now: dt.datetime | None = None) -> str | None:
+    """A relative date as the day it falls on (``YYYY-MM-DD``, UTC), for the options that
+    take days (FULL_MAJA's); any other text unchanged."""
+    when = relative_date(text, now) if text else None
+    return when.strftime("%Y-%m-%d") if when is not None else text
+
+
+def parse_date(text: str, option: str = "date", now: dt.datetime | None = None) -> dt.datetime:
+    """Parse an ISO date or date-time (python-dateutil), or a relative date (``NOW-7DAYS``,
+    see ``relative_date``; ``now`` is the time it counts from); naive UTC."""
     value = str(text).strip()
+    try:
+        relative = relative_date(value, now)
+    except (ValueError, OverflowError):
+        raise BadInput(f"{option}: '{text}' falls outside the calendar (years 1 to 9999); "
+                       "use a smaller number") from None
+    if relative is not None:
+        return relative
     try:
         parsed = date_parser.isoparse(value)
     except (ValueError, OverflowError):
-        raise BadInput(
-            f"{option}: '{text}' is not a date; use YYYY-MM-DD or an ISO date-time "
-            "such as 2017-01-01T10:30:00"
-        ) from None
+        raise BadInput(f"{option}: '{text}' is not a date; use {DATE_FORMS}") from None
     if parsed.tzinfo is not None:
         parsed = parsed.astimezone(dt.timezone.utc).replace(tzinfo=None)
     return parsed
@@ -43,9 +86,11 @@ def format_date(value: dt.datetime) -> str:
 def parse_period(start: str | None, end: str | None,
                  start_option: str = "-d/--start_date", end_option: str = "-f/--end_date",
                  ) -> tuple[dt.datetime, dt.datetime]:
-    """Parse and check a start/end pair: the end must come after the start."""
-    start_dt = parse_date(start or DEFAULT_START, start_option)
-    end_dt = parse_date(end or DEFAULT_END, end_option)
+    """Parse and check a start/end pair: the end must come after the start (``NOW`` is the
+    same instant in both)."""
+    now = utc_now()
+    start_dt = parse_date(start or DEFAULT_START, start_option, now)
+    end_dt = parse_date(end or DEFAULT_END, end_option, now)
     if end_dt <= start_dt:
         raise BadInput(
             f"the end date {format_date(end_dt)} ({end_option}) is not after the start date "

@@ -182,9 +182,11 @@ def test_typed_yes_submits(peps_server, account_file, tmp_path):
 def test_typed_other_answer_submits_nothing(peps_server, account_file, tmp_path, answer):
     proc = run_with_terminal(peps_server, [*TOULOUSE, "-a", str(account_file), "-p", "list.txt"],
                              tmp_path, answer)
-    assert proc.returncode == pc.ExitStatus.BAD_INPUT
+    # Declining is a choice, not an error (issue 14): exit 0, one line saying so.
+    assert proc.returncode == 0, proc.stderr
     assert "please confirm (yes/no)" in proc.stdout
-    assert "not confirmed" in proc.stderr and "Traceback" not in proc.stderr
+    assert "Not confirmed: nothing was submitted" in proc.stdout
+    assert "error" not in proc.stderr and "Traceback" not in proc.stderr
     assert not executes(peps_server)
     assert not (tmp_path / "list.txt").exists()
 
@@ -273,7 +275,8 @@ def test_mix_of_finished_running_cancelled_and_failed(peps_server, account_file,
     assert "pending" in rows[pending]
     assert "error" in rows[failed] and "MAJA ran out of disk" in out
     assert "canceled" in rows[north] and "No SRTM DEM" in out and "|lat| < 60" in out
-    assert out.splitlines()[0].split() == ["product", "status", "progress", "file"]
+    assert out.splitlines()[0] == "Created the write folder L2A"  # announced (issue 14)
+    assert out.splitlines()[1].split() == ["product", "status", "progress", "file"]
     assert sorted(p.name for p in (tmp_path / "L2A").iterdir()) == [zip_name]
 
 
@@ -471,9 +474,5 @@ class Terminal(io.StringIO):
 ])
 def test_confirm_selection(count, yes, typed, accepted):
     out = io.StringIO()
-    if accepted:
-        pc.confirm_selection(count, yes, Terminal(typed), out)
-    else:
-        with pytest.raises(pc.BadInput, match="not confirmed"):
-            pc.confirm_selection(count, yes, Terminal(typed), out)
+    assert pc.confirm_selection(count, yes, Terminal(typed), out) is accepted  # declined: False
     assert ("please confirm (yes/no)" in out.getvalue()) == (count >= 10 and not yes)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import socket
 import ssl
+import sys
 import tempfile
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -68,6 +69,13 @@ class LoopbackServer(ThreadingHTTPServer):
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
         super().__init__(("127.0.0.1", port), handler_class)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hangs up (a staging request closed unread, Ctrl-C) is not an error
+        of the emulator: only real errors print their traceback."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
     def finish_request(self, request: Any, client_address: Any) -> None:
         if self.tls_context is None:

@@ -37,6 +37,7 @@ class PepsHandler(EmulatorHandler):
         (r"/resto/api/collections/(?P<collection>[^/]+)/describe\.xml", "_describe", _READ),
         (r"/resto/collections/(?P<collection>[^/]+)/(?P<key>[^/]+)/download/?", "_download", _READ),
         (r"/resto/collections/(?P<collection>[^/]+)/(?P<key>[^/]+?)\.json", "_feature", _READ),
+        (r"/quicklook/(?:[^/]+/)*(?P<key>[^/]+)_quicklook\.jpg", "_quicklook", _READ),
         (r"/resto/wps/?", "_wps", ("GET", "POST")),
         (r"/wps/outputs/pywps-(?P<job>\d+)\.xml", "_wps_status", _READ),
         (r"/wps/outputs/pywps-(?P<job>\d+)\.json", "_wps_report", _READ),
@@ -115,6 +116,14 @@ class PepsHandler(EmulatorHandler):
     def _feature(self, collection: str, key: str) -> None:
         product = self._product(self._collection(collection) or "", key)
         self._send_json(200, resto.feature(product, self.emu.url))
+
+    def _quicklook(self, key: str) -> None:
+        """The product's ``quicklook`` URL: a small JPEG, public as on PEPS (no account)."""
+        product = self.emu.catalogue.get(key)
+        if product is None:
+            raise HttpError(404, f"Not Found: no quicklook of {key}")
+        self._entry["product"] = product.identifier
+        self._send_body(200, resto.quicklook_jpeg(product), "image/jpeg")
 
     def _download(self, collection: str, key: str) -> None:
         self._require_user()

@@ -203,6 +203,13 @@ def _s2_take_id(product: Product) -> str:
     )
 
 
+def quicklook_jpeg(product: Product) -> bytes:
+    """What the product's ``quicklook`` URL serves: a small JPEG-framed file (SOI, JFIF header,
+    a filler derived from the name, EOI), the same bytes every time."""
+    filler = hashlib.shake_256(f"quicklook of {product.identifier}".encode()).digest(3000)
+    return b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00" + filler + b"\xff\xd9"
+
+
 def feature_properties(product: Product, base: str) -> dict[str, Any]:
     """Every property of the recorded PEPS answer, same names and JSON types."""
     ident, start = product.identifier, product.start
