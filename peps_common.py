@@ -28,6 +28,7 @@ import requests
 import urllib3
 
 from peps_suite.account import (
+    ApiKey,
     Credentials,
     parse_account_text,
     read_account_file,
@@ -53,6 +54,7 @@ from peps_suite.download import (
     find_products,
     listing_statuses,
     parse_query_pairs,
+    provider_for,
 )
 from peps_suite.errors import (
     DOWNLOADED,
@@ -155,6 +157,8 @@ from peps_suite.wps import (
 )
 
 __all__ = [  # the public API, re-exported from the layers (the rest is this module's own)
+    "ApiKey",
+    "provider_for",
     "BadInput",
     "CONFIRM_THRESHOLD",
     "Client",

@@ -1,16 +1,19 @@
 #!/usr/bin/env python3
-"""peps_download.py: search the PEPS catalogue and download every matching product.
+"""peps_download.py: search the catalogue (GEODES by default, or PEPS) and download every matching product.
 
-Products on tape are asked for first, then everything on disk is downloaded
-while the tape products are staged; the catalogue is asked again every
-``--wait`` minutes, at most ``--trials`` times. Each download is checked
-(size, MD5, zip) before it takes its final name ``<productIdentifier>.zip``.
+Offline products (GEODES) or products on tape (PEPS) are asked for first,
+then everything already online is downloaded while they are brought online;
+their storage is looked up again every ``--wait`` minutes, at most
+``--trials`` times, and each is downloaded as soon as it is online. Each
+download is checked (size, MD5, zip) before it takes its final name: the
+data file's name, ``<productIdentifier>.zip`` for the Sentinel products.
 
-Python API (as in the floriandeboissieu/peps_download fork)::
+Python API (as in the floriandeboissieu/peps_download fork; PEPS only, for now)::
 
     from peps_download import peps_download
     files = peps_download("out", "peps.txt", collection="S2ST", tile="31TCJ",
-                          start_date="2017-01-01", end_date="2017-02-01", no_download=False)
+                          start_date="2017-01-01", end_date="2017-02-01", no_download=False,
+                          url="https://your.peps.mirror")
 
 and its two halves, :func:`search_products` and :func:`download_products`.
 """
@@ -29,21 +32,27 @@ from typing import Any, Optional
 
 import peps_common as pc
 
-EXAMPLES = """examples:
-  peps_download.py -c S2ST -t 31TCJ -a peps.txt -d 2017-01-01 -f 2017-02-01
-  peps_download.py -c S2ST -l Toulouse -a peps.txt -d 2017-01-01 -f 2017-02-01
-  peps_download.py -c S2ST --lon 1 --lat 43.5 -a peps.txt -d 2015-11-01 -f 2015-12-01 -o 51
-  peps_download.py -c S1 --lonmin 1 --lonmax 2 --latmin 43 --latmax 44 -a peps.txt \\
+EXAMPLES = """examples (GEODES, your API key alone in geodes_key.txt):
+  peps_download.py -c S2ST -t 31TCJ -a geodes_key.txt -d 2017-01-01 -f 2017-02-01
+  peps_download.py -c S2ST --lon 1 --lat 43.5 -a geodes_key.txt -d 2015-11-01 -f 2015-12-01 -o 51
+  peps_download.py -c S1 --lonmin 1 --lonmax 2 --latmin 43 --latmax 44 -a geodes_key.txt \\
       -d 2015-11-01 -f 2015-12-01
-  peps_download.py -c S1 -p GRD -l Toulouse -a peps.txt -d 2015-11-01 -f 2015-12-01
-  peps_download.py -c S2ST --shape roi.geojson -d 2018-08-01 -f 2018-08-10 \\
-      -q orbitDirection=descending --clouds 5 -n --footprints fp.geojson
-  peps_download.py --from fp.geojson -a peps.txt -w /data/S2
+  peps_download.py -c S1 -p GRD --lat 43.6 --lon 1.44 -a geodes_key.txt -d 2015-11-01 -f 2015-12-01
+  peps_download.py -c S2ST --shape examples/oaxaca.geojson -d 2018-08-01 -f 2018-09-01 \\
+      -q orbitDirection=descending --clouds 50 -n --footprints      (writes search_footprints.geojson)
+  peps_download.py --from search_footprints.geojson -a geodes_key.txt -w /data/S2
   peps_download.py -c S2ST -t 31TCJ -d 2017-01-01 -f 2017-02-01 -n --quicklooks -w previews
+  cron, every hour, what is new: peps_download.py -q -t 31TCJ -a geodes_key.txt -d NOW-7DAYS -f NOW
+on a PEPS mirror (an 'email password' account file; -l PLACE is PEPS only):
+  peps_download.py --provider peps --url https://your.peps.mirror -c S2ST -l Toulouse -a peps.txt \\
+      -d 2017-01-01 -f 2017-02-01
 
-A bare date means 00:00 of that day: -d 2015-11-01 -f 2015-11-02 finds the
-products of 2015-11-01. Without -a, the account comes from PEPS_USER and
-PEPS_PASSWORD, then from ~/.netrc (machine peps.cnes.fr)."""
+A bare date means 00:00 UTC of that day: -d 2015-11-01 -f 2015-11-02 finds the
+products of 2015-11-01; NOW-7DAYS, NOW-12HOURS... count back from now (UTC).
+Searching (-n) needs no key. Without -a, GEODES's API key comes from
+GEODES_API_KEY, then from ~/.netrc (machine geodes-portal.cnes.fr, its password);
+a PEPS account from PEPS_USER and PEPS_PASSWORD, then from ~/.netrc (the mirror's
+host)."""
 
 
 class QueryOrQuiet(argparse.Action):
@@ -61,12 +70,14 @@ def build_parser() -> pc.ArgumentParser:
     parser = pc.script_parser(__doc__, EXAMPLES, quiet_short=False)
     pc.add_write_dir_argument(parser, "folder for the products")
     parser.add_argument("-c", "--collection", default="S2ST", metavar="{S1,S2,S2ST,S3}",
-                        help="collection (default S2ST; S2 is searched in S2ST)")
+                        help="collection (default S2ST); on GEODES S2/S2ST are PEPS_S2_L1C, and a GEODES "
+                        "collection id is used as given (THEIA_REFLECTANCE_SENTINEL2_L2A); on PEPS "
+                        "S2 is searched in S2ST")
     parser.add_argument("-p", "--product_type", metavar="TYPE",
                         help="product type: S1 GRD, SLC, OCN; S2 S2MSI1C, S2MSI2A...")
     parser.add_argument("-m", "--sensor_mode", metavar="MODE", help="S1 sensor mode: EW, IW, SM, WV")
     pc.add_no_download_argument(parser, "search and list only (name, date, clouds, size, "
-                                "storage); needs no account")
+                                "storage); needs no key or account")
     pc.add_search_arguments(parser, shape=True)
     what = parser.add_argument_group("filters")
     what.add_argument("-o", "--orbit", type=int,
@@ -76,8 +87,10 @@ def build_parser() -> pc.ArgumentParser:
     what.add_argument("--sat", "--satellite", dest="satellite", metavar="SAT",
                       help="S1A, S1B, S2A, S2B, S3A or S3B (must match the collection)")
     what.add_argument("-q", "--query", nargs="?", action=QueryOrQuiet, metavar="KEY=VALUE",
-                      help="extra catalogue parameter passed as is, repeatable "
-                      "(e.g. -q orbitDirection=descending); -q alone means --quiet")
+                      help="extra search term, repeatable: on GEODES an item property "
+                      "(-q sat:orbit_state=Descending; PEPS names such as orbitDirection are "
+                      "understood), on PEPS a catalogue parameter passed as is "
+                      "(-q orbitDirection=descending); -q alone means --quiet")
     what.add_argument("--limit", type=int, metavar="N",
                       help="at most N products, the most recent first")
     out = parser.add_argument_group("files")
@@ -92,11 +105,12 @@ def build_parser() -> pc.ArgumentParser:
                      help="download exactly the products of a saved --json or --footprints "
                      "file (no new search)")
     out.add_argument("-x", "--extract", action="store_true",
-                     help="unzip each product to <name>.SAFE and remove the zip")
+                     help="unzip each product, then remove the zip: on GEODES into a folder named as "
+                     "the file without .zip, on PEPS to <name>.SAFE")
     pc.add_windows_argument(out)
-    tape = parser.add_argument_group("tape products and speed")
+    tape = parser.add_argument_group("offline (GEODES) or tape (PEPS) products, and speed")
     tape.add_argument("--trials", type=int, default=10, metavar="N",
-                      help="rounds of waiting for products on tape (default 10)")
+                      help="rounds of waiting for offline or tape products (default 10)")
     tape.add_argument("--wait", type=float, default=1.0, metavar="MINUTES",
                       help="minutes between rounds, fractions allowed (default 1)")
     pc.add_parallel_argument(tape)
@@ -169,16 +183,24 @@ def main(argv: Optional[list[str]] = None) -> int:
 
 
 def _api_client(auth: Any, url: Optional[str], insecure: bool, timeout: float,
-                need_auth: bool) -> pc.Client:
-    base = pc.normalize_base_url(url or os.environ.get("PEPS_URL") or pc.DEFAULT_URL)
-    if isinstance(auth, pc.Credentials):
-        creds: Optional[pc.Credentials] = auth
-    elif isinstance(auth, (tuple, list)) and len(auth) == 2:
-        creds = pc.Credentials(str(auth[0]), str(auth[1]), "API")
-    else:
-        creds = pc.resolve_credentials(auth, base, required=need_auth) \
-            if need_auth or auth else None
-    return pc.Client(base, creds, insecure=insecure, timeout=timeout)
+                need_auth: bool, provider: Optional[str]) -> pc.Client:
+    """The client the command line would make: the service from ``provider``, else
+    PEPS_PROVIDER, else found out from ``url`` (or PEPS_URL), else GEODES; ``auth`` is a
+    file (PEPS account or GEODES key), ``pc.ApiKey(key)``, ``pc.Credentials`` or
+    ``(email, password)``."""
+    given = auth if isinstance(auth, (pc.Credentials, pc.ApiKey)) else (
+        pc.Credentials(str(auth[0]), str(auth[1]), "API") if isinstance(auth, (tuple, list))
+        and len(auth) == 2 else None)
+    options = argparse.Namespace(url=url, provider=provider, insecure=insecure, timeout=timeout,
+                                 auth=None if given is not None else auth)
+    client = pc.make_client(options, need_auth=need_auth and given is None)
+    if given is not None:
+        if isinstance(given, pc.ApiKey) != (client.service == "geodes"):
+            needs = "an API key, pc.ApiKey(KEY)" if client.service == "geodes" \
+                else "an account, (email, password)"
+            raise pc.BadInput(f"{client.service} needs {needs}")
+        client.use_credentials(given)
+    return client
 
 
 def _api_logging(verbose: bool) -> None:
@@ -201,7 +223,8 @@ def peps_download(write_dir: str, auth: Any = None, collection: str = "S2ST",
                   url: Optional[str] = None, insecure: bool = False,
                   parallel: int = pc.DEFAULT_PARALLEL, footprints: Optional[str] = None,
                   query: Any = None, limit: Optional[int] = None,
-                  timeout: float = pc.READ_TIMEOUT, quicklooks: bool = False) -> dict[str, str]:
+                  timeout: float = pc.READ_TIMEOUT, quicklooks: bool = False,
+                  provider: Optional[str] = None) -> dict[str, str]:
     """Search and (with ``no_download=False``) download; return ``{product: status}``.
 
     The defaults are the fork's: ``no_download=True`` (search only),
@@ -220,7 +243,7 @@ def peps_download(write_dir: str, auth: Any = None, collection: str = "S2ST",
         lonmax=lonmax, shape=shape, orbit=orbit, clouds=clouds, satellite=sat, query=query,
         limit=limit, no_download=no_download, json_file=search_json_file, footprints=footprints,
         extract=extract, trials=max_trials, wait=wait, parallel=parallel, quicklooks=quicklooks)
-    with _api_client(auth, url, insecure, timeout, need_auth=not no_download) as client:
+    with _api_client(auth, url, insecure, timeout, not no_download, provider) as client:
         result = pc.find_products(client, settings)
         if no_download:
             return pc.listing_statuses(result.products)
@@ -231,7 +254,7 @@ def peps_download(write_dir: str, auth: Any = None, collection: str = "S2ST",
 
 def search_products(auth: Any = None, *, url: Optional[str] = None, insecure: bool = False,
                     timeout: float = pc.READ_TIMEOUT, verbose: bool = False,
-                    **search: Any) -> list[dict[str, Any]]:
+                    provider: Optional[str] = None, **search: Any) -> list[dict[str, Any]]:
     """The search half: product records (name, id, date, cloud cover, size, storage,
     geometry, download URL...). Takes the search arguments of :func:`peps_download`
     (``collection``, ``tile``, ``start_date``...) plus ``query`` and ``limit``."""
@@ -239,7 +262,7 @@ def search_products(auth: Any = None, *, url: Optional[str] = None, insecure: bo
     if "sat" in search:
         search["satellite"] = search.pop("sat")
     settings = pc.DownloadSettings(**search)
-    with _api_client(auth, url, insecure, timeout, need_auth=False) as client:
+    with _api_client(auth, url, insecure, timeout, False, provider) as client:
         result = pc.find_products(client, settings)
     return [dict(p.record(), geometry=p.geometry) for p in result.products]
 
@@ -248,17 +271,18 @@ def download_products(products: Any, write_dir: str = ".", auth: Any = None, *,
                       extract: bool = False, max_trials: int = 10, wait: float = 1,
                       parallel: int = pc.DEFAULT_PARALLEL, url: Optional[str] = None,
                       insecure: bool = False, timeout: float = pc.READ_TIMEOUT,
-                      verbose: bool = False) -> dict[str, str]:
+                      verbose: bool = False, provider: Optional[str] = None) -> dict[str, str]:
     """The download half: records from :func:`search_products`, or the path of a saved
     ``--json``/``--footprints`` file. Each product's storage is looked up again first."""
     _api_logging(verbose)
     settings = pc.DownloadSettings(write_dir=write_dir, extract=extract, trials=max_trials,
                                    wait=wait, parallel=parallel)
-    with _api_client(auth, url, insecure, timeout, need_auth=True) as client:
+    with _api_client(auth, url, insecure, timeout, True, provider) as client:
+        provider_of_client = pc.provider_for(client)
         if isinstance(products, (str, os.PathLike)):
-            result = pc.products_from_selection(client, products)
+            result = pc.products_from_selection(client, products, provider_of_client)
         else:
-            result = pc.products_from_records(client, products)
+            result = pc.products_from_records(client, products, provider_of_client)
         fetched = pc.fetch_products(client, result.products, settings,
                                     pc.Progress(quiet=not verbose))
     return {**result.skipped, **fetched.statuses}

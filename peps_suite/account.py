@@ -57,12 +57,15 @@ def read_account_file(path: str | os.PathLike[str]) -> Credentials:
     text = read_user_file(path, f"account file {path}",
                           "give a file with 'email password' on its first line")
     creds = parse_account_text(text, f"account file {path}")
+    warn_if_others_can_read(path, "account file")
+    return dataclasses.replace(creds, source=f"account file {path}")
+
+
+def warn_if_others_can_read(path: Path, what: str) -> None:
+    """A secret's file that other users can read gets one warning (never an error)."""
     with contextlib.suppress(OSError):
         if os.name == "posix" and path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-            log.warning(
-                "account file %s can be read by other users: run 'chmod 600 %s'", path, path
-            )
-    return dataclasses.replace(creds, source=f"account file {path}")
+            log.warning("%s %s can be read by other users: run 'chmod 600 %s'", what, path, path)
 
 
 def resolve_credentials(auth_file: str | None, base_url: str, required: bool = True) -> Credentials | None:
@@ -169,6 +172,7 @@ def resolve_api_key(auth_file: str | None, base_url: str, required: bool = True)
         origin = f"key file {path}"
         key = parse_api_key_text(read_user_file(path, origin, "give a file holding your GEODES "
                                                 "API key alone on its first line"), origin)
+        warn_if_others_can_read(path, "key file")
     elif os.environ.get("GEODES_API_KEY", "").strip():
         key = ApiKey(os.environ["GEODES_API_KEY"].strip(), "environment (GEODES_API_KEY)")
     else:

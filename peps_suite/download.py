@@ -28,7 +28,7 @@ from .geodes import GeodesStac, search_arguments
 from .http import Client, absolute_url
 from .places import location_params
 from .progress import Progress
-from .selection import footprints_collection, load_selection
+from .selection import footprints_collection, products_from_selection
 from .values import parse_float, parse_int, parse_period
 
 log = logging.getLogger("peps")
@@ -162,7 +162,7 @@ def find_products(client: Client, settings: DownloadSettings) -> SearchResult:
     limit = None if settings.limit is None else parse_int(settings.limit, "--limit", 1)
     provider = provider_for(client)
     if settings.from_file:
-        result = provider.resolve(load_selection(settings.from_file))
+        result = products_from_selection(client, settings.from_file, provider)
         if limit is not None:
             result.products = result.products[:limit]
     else:

@@ -55,11 +55,17 @@ def fsync_dir(path: str | os.PathLike[str]) -> None:
 
 
 def write_atomic(path: str | os.PathLike[str], data: str | bytes) -> None:
-    """Write a whole file under a temporary name, then rename it into place (durably)."""
+    """Write a whole file under a temporary name, then rename it into place (durably).
+
+    The file gets the usual permissions (0666 less the umask), as a file written by
+    ``open`` would, not the private 0600 of a temporary file.
+    """
     path = Path(path)
     payload = data.encode("utf-8") if isinstance(data, str) else data
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
     try:
+        with contextlib.suppress(OSError):  # (a file system without modes keeps its own)
+            os.fchmod(fd, 0o666 & ~current_umask())
         with os.fdopen(fd, "wb") as handle:
             handle.write(payload)
             handle.flush()
@@ -70,6 +76,13 @@ def write_atomic(path: str | os.PathLike[str], data: str | bytes) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def current_umask() -> int:
+    """The process's umask (read by setting it and putting it back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 LOCK_POLL = 0.2  # seconds between two tries of a lock another run holds

@@ -116,6 +116,7 @@ class GeodesStac(Provider):
     def page(self, arguments: dict[str, Any], number: int, what: str) -> dict[str, Any]:
         body = stac.search_body(page=number, limit=stac.MAX_LIMIT, **arguments)
         what = f"{what}, page {number}"
+        log.debug("%s: POST %s %s", what, stac.SEARCH_PATH, body)
         response = self.client.request("POST", self.client.endpoint(stac.SEARCH_PATH), what=what,
                                        json=body, accept=(200, 400))
         data = self.client.json_of(response, what)

@@ -303,7 +303,6 @@ def search_body(
         slot[op] = value
     if query:
         body["query"] = query
-    log.debug("GEODES search body: %s", body)
     return body
 
 

@@ -112,6 +112,9 @@ def _job_log_from_json(text: str, path: Path) -> JobLog:
         raise BadInput(f"job log {path} has format version {version}, which this version of "
                        "the suite does not know: upgrade the suite")
     provider = str(data.get("provider") or "peps")
+    if provider not in ("peps", "geodes"):
+        raise BadInput(f"job log {path} was written for a service this suite does not know "
+                       f"({provider!r}): it cannot be used")
     status_url = data.get("status_url")
     if provider == "peps" and (not isinstance(status_url, str) or not status_url):
         raise BadInput(f"job log {path} has no status URL: it cannot be used")

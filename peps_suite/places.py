@@ -101,7 +101,8 @@ def geojson_extent(data: Any, origin: str) -> tuple[list[float], list[float]]:
     if isinstance(data, dict):
         crs = data.get("crs")
         if isinstance(crs, dict):
-            name = str((crs.get("properties") or {}).get("name", ""))
+            properties = crs.get("properties")
+            name = str(properties.get("name", "")) if isinstance(properties, dict) else ""
             if name and not re.search(r"CRS84|EPSG::?4326$", name):
                 raise BadInput(f"--shape: {origin} uses the CRS {name}; save it in WGS84 "
                                "longitude/latitude (CRS84)")

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from .catalogue import Product, SearchResult, collection_of, resolve_entries
+from .catalogue import PepsResto, Product, Provider, SearchResult, collection_of
 from .errors import BadInput
 from .files import read_user_file
 from .http import Client
@@ -53,12 +53,15 @@ def load_selection(path: str | os.PathLike[str]) -> list[dict[str, str]]:
     return entries
 
 
-def products_from_selection(client: Client, path: str | os.PathLike[str]) -> SearchResult:
-    """Look every product of a saved selection up in the catalogue (current storage)."""
-    return resolve_entries(client, load_selection(path))
+def products_from_selection(client: Client, path: str | os.PathLike[str],
+                            provider: Provider | None = None) -> SearchResult:
+    """Look every product of a saved selection up in the catalogue (current storage),
+    through ``provider`` (PEPS's by default)."""
+    return (provider or PepsResto(client)).resolve(load_selection(path))
 
 
-def products_from_records(client: Client, records: Iterable[dict[str, Any]]) -> SearchResult:
+def products_from_records(client: Client, records: Iterable[dict[str, Any]],
+                          provider: Provider | None = None) -> SearchResult:
     """Look product records (of ``search_products``) up in the catalogue again."""
     entries = []
     for record in records:
@@ -67,4 +70,4 @@ def products_from_records(client: Client, records: Iterable[dict[str, Any]]) -> 
             raise BadInput("a product record without a 'name' was given to download_products")
         entries.append({"name": name, "id": str(record.get("id") or ""),
                         "collection": str(record.get("collection") or collection_of(name))})
-    return resolve_entries(client, entries)
+    return (provider or PepsResto(client)).resolve(entries)

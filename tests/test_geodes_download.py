@@ -228,3 +228,26 @@ def test_key_from_the_environment_or_netrc(geodes_server, capsys, tmp_path, monk
     assert DEMO_API_KEY not in err
     sent = [r for r in geodes_server.requests() if r["key_sent"]]
     assert sent and all(r["key_ok"] for r in sent)
+
+
+# -- the Python API ------------------------------------------------------------------------
+
+
+def test_python_api_speaks_geodes_too(geodes_server, tmp_path) -> None:
+    """search_products / download_products / peps_download choose the service as the scripts
+    do (here: found out from the URL) and take the key as pc.ApiKey or a key file."""
+    records = peps_download.search_products(url=geodes_server.url, collection="S2ST", tile="31TCJ",
+                                            start_date="2017-01-01", end_date="2017-02-01")
+    assert len(records) == 6 and {r["storage"] for r in records} == {"online", "offline"}
+    statuses = peps_download.download_products(records[:2], str(tmp_path / "a"),
+                                               pc.ApiKey(DEMO_API_KEY), url=geodes_server.url,
+                                               wait=0.01)
+    assert set(statuses.values()) == {"downloaded"}
+    key = geodes_server.write_key(tmp_path / "key.txt")
+    statuses = peps_download.peps_download(str(tmp_path / "b"), str(key), tile="31TCJ",
+                                           start_date="2017-01-01", end_date="2017-01-10",
+                                           no_download=False, extract=False, wait=0.01,
+                                           verbose=False, url=geodes_server.url, provider="geodes")
+    assert statuses and set(statuses.values()) == {"downloaded"}
+    with pytest.raises(pc.BadInput, match="API key"):
+        peps_download.search_products(("me@example.org", "pw"), url=geodes_server.url, tile="31TCJ")

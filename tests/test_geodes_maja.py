@@ -320,6 +320,7 @@ def test_download_with_a_wrong_key_is_exit_3(geodes_server, capsys, tmp_path) ->
     code, _, err = process(emu, capsys, *SHORT, "-g", "series.log")
     assert code == 0, err
     (tmp_path / "wrong.txt").write_text("not-the-demo-key-0123456789\n")
+    (tmp_path / "wrong.txt").chmod(0o600)  # (a key file others can read gets a warning)
     code, out, err = download(emu, capsys, "-a", "wrong.txt", "-g", "series.log", "-w", "out")
     assert code == E.BAD_CREDENTIALS
     line = one_line_error(err)

@@ -385,7 +385,7 @@ def test_load_job_log_never_crashes(folder: Path, raw: bytes) -> None:
     path.write_bytes(raw)
     job = raises_only_peps_errors(pc.load_job_log, path)
     if job is not None:
-        assert job.status_url
+        assert job.status_url or job.provider == "geodes"  # a GEODES log has products instead
 
 
 @PROPS

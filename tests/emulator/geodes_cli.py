@@ -165,7 +165,6 @@ def _print_banner(emulator: GeodesEmulator) -> None:
         "-f 2017-02-01",
         flush=True,
     )
-    print("Ctrl-C stops it.", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
