@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -33,24 +32,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchlib import machine, table  # noqa: E402
+
 from tests.peps_emulator import DEMO_PASSWORD, DEMO_USER, PepsEmulator  # noqa: E402
 
 GIB = 1 << 30
 MB = 1_000_000
 TILE = "31UDQ"
-
-
-def table(title: str, rows: list[tuple[str, ...]]) -> None:
-    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
-    print(f"\n{title}")
-    for n, row in enumerate(rows):
-        print("  " + "  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip())
-        if n == 0:
-            print("  " + "  ".join("-" * w for w in widths))
-
-
-def machine() -> str:
-    return f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
 
 
 class Bench:

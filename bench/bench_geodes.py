@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import platform
 import shlex
 import shutil
 import statistics
@@ -34,6 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import requests
+from benchlib import machine, table  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -47,19 +47,6 @@ S2_L1C = "PEPS_S2_L1C"
 PAGES_AT_ONCE = 4  # what "a few pages at once" means in the suite (peps_suite/geodes.py)
 LIST_TILE, LIST_START, LIST_END = "50TMK", "2019-01-01", "2021-01-01"  # --extra-items' tile
 OFFLINE_TILE = "31UDQ"
-
-
-def table(title: str, rows: list[tuple[str, ...]]) -> None:
-    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
-    print(f"\n{title}")
-    for n, row in enumerate(rows):
-        print("  " + "  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip())
-        if n == 0:
-            print("  " + "  ".join("-" * w for w in widths))
-
-
-def machine() -> str:
-    return f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
 
 
 def shown(cmd: list[str]) -> str:

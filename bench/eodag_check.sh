@@ -11,24 +11,9 @@ set -euo pipefail
 
 EODAG_VERSION="2.12.1"
 EODAG_VENV="${EODAG_VENV:-/tmp/eodag-venv}"
-REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-PYTHON="${PYTHON:-$REPO/.venv/bin/python}"
-[ -x "$PYTHON" ] || PYTHON=python3
-
-if [ ! -x "$EODAG_VENV/bin/python" ]; then
-    python3 -m venv "$EODAG_VENV"
-fi
-if ! "$EODAG_VENV/bin/python" -c "import eodag, sys; sys.exit(eodag.__version__ != '$EODAG_VERSION')" 2>/dev/null; then
-    "$EODAG_VENV/bin/pip" install -q "eodag==$EODAG_VERSION"
-fi
-
-WORK="$(mktemp -d /tmp/eodag-check.XXXXXX)"
-EMU_PID=""
-cleanup() {
-    if [ -n "$EMU_PID" ]; then kill "$EMU_PID" 2>/dev/null || true; wait "$EMU_PID" 2>/dev/null || true; fi
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
+source "$(dirname "${BASH_SOURCE[0]}")/eodag_setup.sh"
+eodag_venv "$EODAG_VENV" "eodag==$EODAG_VERSION"
+work_folder eodag-check
 
 # The emulator on a free port (--port 0); its first line names the URL.
 cd "$REPO"

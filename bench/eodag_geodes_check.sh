@@ -27,25 +27,9 @@ set -euo pipefail
 
 EODAG_SPEC="${EODAG_SPEC:-eodag>=4,<5}"
 EODAG_VENV="${EODAG_VENV:-/tmp/eodag-geodes-venv}"
-REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-PYTHON="${PYTHON:-$REPO/.venv/bin/python}"
-[ -x "$PYTHON" ] || PYTHON=python3
-
-if [ ! -x "$EODAG_VENV/bin/python" ]; then
-    python3 -m venv "$EODAG_VENV"
-fi
-# Install (or upgrade to) the newest release matching EODAG_SPEC; quiet when already there.
-"$EODAG_VENV/bin/pip" install -q --upgrade "$EODAG_SPEC" 2>&1 | grep -v "is ignored: it is neither" || true
-"$EODAG_VENV/bin/python" -c "import eodag" \
-    || { echo "EODAG ($EODAG_SPEC) could not be installed in $EODAG_VENV"; exit 1; }
-
-WORK="$(mktemp -d /tmp/eodag-geodes-check.XXXXXX)"
-EMU_PID=""
-cleanup() {
-    if [ -n "$EMU_PID" ]; then kill "$EMU_PID" 2>/dev/null || true; wait "$EMU_PID" 2>/dev/null || true; fi
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
+source "$(dirname "${BASH_SOURCE[0]}")/eodag_setup.sh"
+eodag_venv "$EODAG_VENV" "$EODAG_SPEC"
+work_folder eodag-geodes-check
 
 # The emulator on a free port (--port 0); its first line names the URL. Its request lines go to
 # a file of their own, summed up at the end.
