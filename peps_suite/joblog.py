@@ -71,13 +71,22 @@ class JobLog:
         return data
 
 
+def new_job_log(tool: str, server: str, inputs: dict[str, Any], **fields: Any) -> JobLog:
+    """The log of a job written now (stamped in UTC): a WPS job PEPS has just accepted
+    (``submitted_job_log``), or a Theia series found on GEODES (``provider="geodes"``,
+    ``products``)."""
+    fields.setdefault("job_id", None)
+    fields.setdefault("status_url", "")
+    return JobLog(tool=tool, server=server, inputs=dict(inputs),
+                  submitted=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                  **fields)
+
+
 def submitted_job_log(tool: str, status: WpsStatus, raw_answer: str, server: str,
                       inputs: dict[str, Any]) -> JobLog:
-    """The log of a job the server has just accepted (stamped now, in UTC)."""
-    return JobLog(tool=tool, job_id=status.job_id, status_url=str(status.status_url), server=server,
-                  inputs=inputs,
-                  submitted=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                  raw_answer=raw_answer)
+    """The log of a WPS job the server has just accepted."""
+    return new_job_log(tool, server, inputs, job_id=status.job_id,
+                       status_url=str(status.status_url), raw_answer=raw_answer)
 
 
 def save_job_log(path: str | os.PathLike[str], job: JobLog) -> None:

@@ -9,7 +9,6 @@ period to a job log (``provider: geodes``); ``full_maja_download.py`` searches a
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ from .errors import EXISTING, ExitStatus, PepsError
 from .fetch import DEFAULT_PARALLEL, Fetcher
 from .geodes import GeodesStac
 from .geodes_stac import THEIA_L2A
-from .joblog import JobLog
+from .joblog import JobLog, new_job_log
 from .progress import Progress
 from .values import parse_date
 
@@ -53,11 +52,9 @@ def find_series(provider: GeodesStac, inputs: dict[str, Any]) -> list[Product]:
 def series_log(tool: str, inputs: dict[str, Any], products: list[Product], server: str) -> JobLog:
     """The job log of a Theia series: the request, and the products found (for the record:
     the download script searches again)."""
-    return JobLog(tool=tool, job_id=None, status_url="", server=server, inputs=dict(inputs),
-                  submitted=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                  provider="geodes",
-                  products=[{"name": p.name, "file": p.zip_name, "date": p.date, "size": p.size,
-                             "md5": p.checksum} for p in products])
+    return new_job_log(tool, server, inputs, provider="geodes",
+                       products=[{"name": p.name, "file": p.zip_name, "date": p.date,
+                                  "size": p.size, "md5": p.checksum} for p in products])
 
 
 def download_series(provider: GeodesStac, job: JobLog, write_dir: Path,
