@@ -404,3 +404,18 @@ def test_renames_are_followed_by_a_directory_fsync(peps_server, account_file, tm
                        "--json", "")
     assert code == 0, err
     assert any(d == str(out) and f"{extracted.identifier}.SAFE" in names for d, names in synced)
+
+
+def test_a_client_stopped_by_ctrl_c_works_again(peps_server, account_file, tmp_path) -> None:
+    """A library caller that caught a KeyboardInterrupt may reuse its client: the next run
+    clears the stop (before, every later request of that client raised KeyboardInterrupt)."""
+    product = peps_server.catalogue.add_product(collection="S2ST", tile="31UDQ",
+                                                date="2019-05-05T10:50:00", storage="disk",
+                                                size=30_000)
+    creds = pc.read_account_file(account_file)
+    with pc.Client(peps_server.url, creds, retries=0) as client:
+        client.cancelled.set()  # what a Ctrl-C during an earlier run leaves behind
+        found = pc.search(client, pc.SearchQuery(collection="S2ST", location={"tileid": "31UDQ"}))
+        result = pc.Fetcher(client, tmp_path).run(found.products)
+    assert result.statuses == {product.identifier: pc.DOWNLOADED}
+    assert (tmp_path / f"{product.identifier}.zip").stat().st_size == 30_000
