@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The story of the PEPS suite in about 20 seconds, against the emulators bundled in tests/.
+"""The story of the PEPS suite in about 15 seconds, against the emulators bundled in tests/.
 
     python3 -m venv .venv && .venv/bin/pip install -q -r requirements.txt && .venv/bin/python demo.py
 
@@ -67,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="demo.py",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="""\
-Show the story of the PEPS suite in about 20 seconds, against the emulators
+Show the story of the PEPS suite in about 15 seconds, against the emulators
 bundled in tests/ (on 127.0.0.1: no account, no key, no network needed). PEPS
 closed on 2026-03-25 and the suite talks to GEODES by default; the real
 scripts run as a user types them, each command printed before it runs:

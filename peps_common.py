@@ -961,7 +961,8 @@ def add_search_arguments(parser: argparse.ArgumentParser, shape: bool = False) -
                       help="end date, excluded (default: far future)")
     where = parser.add_argument_group("location (exactly one kind)")
     where.add_argument("-t", "--tile", help="MGRS tile, e.g. 31TCJ or T31TCJ (S2 only)")
-    where.add_argument("-l", "--location", metavar="NAME", help="place name, e.g. Toulouse")
+    where.add_argument("-l", "--location", metavar="NAME",
+                       help="place name, e.g. Toulouse (PEPS only: GEODES has no place-name search)")
     where.add_argument("--lat", type=float, help="latitude of a point (with --lon)")
     where.add_argument("--lon", type=float, help="longitude of a point (with --lat)")
     for bound in ("min", "max"):

@@ -8,12 +8,12 @@ their storage is looked up again every ``--wait`` minutes, at most
 download is checked (size, MD5, zip) before it takes its final name: the
 data file's name, ``<productIdentifier>.zip`` for the Sentinel products.
 
-Python API (as in the floriandeboissieu/peps_download fork; PEPS only, for now)::
+Python API (as in the floriandeboissieu/peps_download fork; the service chosen as the
+scripts choose it, GEODES by default)::
 
     from peps_download import peps_download
-    files = peps_download("out", "peps.txt", collection="S2ST", tile="31TCJ",
-                          start_date="2017-01-01", end_date="2017-02-01", no_download=False,
-                          url="https://your.peps.mirror")
+    files = peps_download("out", "geodes_key.txt", collection="S2ST", tile="31TCJ",
+                          start_date="2017-01-01", end_date="2017-02-01", no_download=False)
 
 and its two halves, :func:`search_products` and :func:`download_products`.
 """
@@ -32,7 +32,7 @@ from typing import Any, Optional
 
 import peps_common as pc
 
-EXAMPLES = """examples (GEODES, your API key alone in geodes_key.txt):
+EXAMPLES = """examples: on GEODES, your API key alone in geodes_key.txt
   peps_download.py -c S2ST -t 31TCJ -a geodes_key.txt -d 2017-01-01 -f 2017-02-01
   peps_download.py -c S2ST --lon 1 --lat 43.5 -a geodes_key.txt -d 2015-11-01 -f 2015-12-01 -o 51
   peps_download.py -c S1 --lonmin 1 --lonmax 2 --latmin 43 --latmax 44 -a geodes_key.txt \\

@@ -6,7 +6,8 @@ log ``<product>.log`` is read (this suite's JSON log, or the raw XML answer
 saved by the original tool), the job's status is refreshed and its report
 read: a finished job's L2A zip is downloaded into -w unless it is already
 there; a running job shows its percentage. One table at the end. Meant to be
-re-run, by hand or from cron, until it exits 0.
+re-run, by hand or from cron, until it exits 0. PEPS only (a mirror's --url,
+or --provider peps): on GEODES, the default, it refuses in one line.
 """
 
 # First of all: a Python older than 3.9, or without requests, gets one line, not a traceback.
@@ -18,7 +19,7 @@ from typing import Optional
 
 import peps_common as pc
 
-EXAMPLES = f"""examples:
+EXAMPLES = f"""examples: with PEPS_URL set to a PEPS mirror (or add --url https://your.peps.mirror)
   peps_maja_download.py -p prod_list_toulouse.txt -a peps.txt -w /mnt/data/PEPS_MAJA
   peps_maja_download.py -p prod_list_toulouse.txt -a peps.txt --parallel 2
   */30 * * * *  cd ~/maja && python peps_maja_download.py -q -p list.txt -a peps.txt -w L2A

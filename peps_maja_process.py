@@ -1,13 +1,18 @@
 #!/usr/bin/env python3
 """peps_maja_process.py: order MAJA L2A processing on PEPS, one job per Sentinel-2 L1C product.
 
+PEPS only (a mirror's --url, or --provider peps): PEPS closed on 2026-03-25,
+and on GEODES, the default, it refuses in one line, as GEODES runs no MAJA on
+demand (full_maja_process.py finds Theia's L2A series there).
+
 The "old version" of the MAJA service: the L1C products (collection S2ST,
 product type S2MSI1C) matching a catalogue search are listed, numbered; 10 or
-more need a confirmation (typed ``yes``, or ``--yes``). Their names are
-written to the product list (-p), then one MAJA job is submitted per product,
-exactly once, the server's answer kept in ``<write_dir>/<product>.log``.
-A product whose log is already there is not submitted again. Follow the jobs
-and fetch the L2A products with peps_maja_download.py.
+more need a confirmation (typed ``yes``, or ``--yes``; any other answer
+submits nothing and exits 0). Their names are written to the product list
+(-p), then one MAJA job is submitted per product, exactly once, the server's
+answer kept in ``<write_dir>/<product>.log``. A product whose log is already
+there is not submitted again. Follow the jobs and fetch the L2A products with
+peps_maja_download.py.
 """
 
 # First of all: a Python older than 3.9, or without requests, gets one line, not a traceback.
@@ -20,7 +25,7 @@ from typing import Optional
 
 import peps_common as pc
 
-EXAMPLES = """examples:
+EXAMPLES = """examples: with PEPS_URL set to a PEPS mirror (or add --url https://your.peps.mirror)
   peps_maja_process.py -l Toulouse -a peps.txt -d 2017-11-01 -f 2017-12-01 -p prod_list_toulouse.txt
   peps_maja_process.py --lon 1 --lat 43.5 -a peps.txt -d 2017-11-01 -f 2017-12-01 \\
       -o 51 -p prod_list_toulouse.txt

@@ -297,7 +297,7 @@ class Fetcher:
         if found and self.extract and found.suffix == ".zip":
             self._submit(product)  # a zip left by a failed extraction: extract it now
         elif found:
-            log.info("%s already exists: skipped", found.name)
+            log.debug("%s already exists: skipped", found.name)  # (counted in the summary)
             self.result.statuses[product.name] = EXISTING
         elif product.storage in TAPE_MODES + STAGING_MODES:
             self.waiting[product.name] = product

@@ -425,7 +425,7 @@ def snapshot(folder: Path) -> dict[str, bytes | None]:
 def test_demo_help_says_what_it_does_and_creates_nothing(tmp_path):
     proc = run_file("demo.py", "--help", cwd=tmp_path)
     assert proc.returncode == 0 and proc.stderr == ""
-    for words in ("about 20 seconds", "-o DIR, --output DIR", "./demo-output", ".peps-demo",
+    for words in ("about 15 seconds", "-o DIR, --output DIR", "./demo-output", ".peps-demo",
                   "6 Sentinel-2 zips", "deletes nothing it did not make"):
         assert words in " ".join(proc.stdout.split()), words
     assert list(tmp_path.iterdir()) == []
