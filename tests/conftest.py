@@ -37,6 +37,17 @@ def peps_server(emulator_cache_dir: Path) -> Iterator[PepsEmulator]:
 
 
 @pytest.fixture
+def user_free_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No account, key, provider or server from the environment (nor a ~/.netrc: HOME is an
+    empty folder), and the test's own folder as the current one."""
+    for name in ("GEODES_API_KEY", "PEPS_PROVIDER", "PEPS_URL", "PEPS_USER", "PEPS_PASSWORD",
+                 "NETRC"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
 def account_file(peps_server: PepsEmulator, tmp_path: Path) -> Path:
     """``tmp_path / "peps.txt"`` holding the demo account (its password has a space)."""
     return peps_server.write_account(tmp_path / "peps.txt")

@@ -26,14 +26,7 @@ README = ROOT / "README.md"
 SAMPLE_TILES = {"examples/my_ROI.geojson": "T31TCJ", "examples/oaxaca.geojson": "T14QPE"}
 
 
-@pytest.fixture(autouse=True)
-def _clean_environment(monkeypatch, tmp_path):
-    """No key, account or server from the environment; every test in its own folder."""
-    for name in ("GEODES_API_KEY", "PEPS_PROVIDER", "PEPS_URL", "PEPS_USER", "PEPS_PASSWORD",
-                 "NETRC"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    monkeypatch.chdir(tmp_path)
+pytestmark = pytest.mark.usefixtures("user_free_environment")
 
 
 def readme_lines() -> list[str]:

@@ -18,13 +18,7 @@ from tests.geodes_emulator import DEMO_API_KEY
 JANUARY = ["-d", "2017-01-01", "-f", "2017-02-01"]
 
 
-@pytest.fixture(autouse=True)
-def _clean_environment(monkeypatch, tmp_path):
-    for name in ("GEODES_API_KEY", "PEPS_PROVIDER", "PEPS_URL", "PEPS_USER", "PEPS_PASSWORD",
-                 "NETRC"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    monkeypatch.chdir(tmp_path)
+pytestmark = pytest.mark.usefixtures("user_free_environment")
 
 
 def run(emu, capsys, *argv: str) -> tuple[int, str, str]:

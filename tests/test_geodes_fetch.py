@@ -29,13 +29,7 @@ THEIA_EARLY_JANUARY = ["-c", THEIA_L2A, "-t", "31TCJ", "-d", "2017-01-01", "-f",
 FAST = ["--wait", "0.01", "--retry-wait", "0.01", "--json", ""]
 
 
-@pytest.fixture(autouse=True)
-def _clean_environment(monkeypatch, tmp_path):
-    for name in ("GEODES_API_KEY", "PEPS_PROVIDER", "PEPS_URL", "PEPS_USER", "PEPS_PASSWORD",
-                 "NETRC"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    monkeypatch.chdir(tmp_path)
+pytestmark = pytest.mark.usefixtures("user_free_environment")
 
 
 def run(emu, capsys, *argv: str) -> tuple[int, str, str]:

@@ -27,14 +27,7 @@ NOVEMBER_2015 = ["-d", "2015-11-01", "-f", "2015-12-01"]
 FAST = ["--wait", "0.005", "--trials", "40", "--retry-wait", "0.01"]
 
 
-@pytest.fixture(autouse=True)
-def _clean_environment(monkeypatch, tmp_path):
-    """No account, key or server from the environment; every test in its own folder."""
-    for name in ("GEODES_API_KEY", "PEPS_PROVIDER", "PEPS_URL", "PEPS_USER", "PEPS_PASSWORD",
-                 "NETRC"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    monkeypatch.chdir(tmp_path)
+pytestmark = pytest.mark.usefixtures("user_free_environment")
 
 
 @pytest.fixture(params=["peps", "geodes"])
