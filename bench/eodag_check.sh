@@ -20,13 +20,7 @@ cd "$REPO"
 "$PYTHON" -m tests.peps_emulator --port 0 --quiet --staging-delay "${STAGING_DELAY:-2}" \
     > "$WORK/emulator.out" 2>&1 &
 EMU_PID=$!
-URL=""
-for _ in $(seq 50); do
-    URL="$(grep -o 'http://127\.0\.0\.1:[0-9]*' "$WORK/emulator.out" | head -n 1 || true)"
-    [ -n "$URL" ] && break
-    sleep 0.2
-done
-[ -n "$URL" ] || { echo "emulator did not start:"; cat "$WORK/emulator.out"; exit 1; }
+emulator_url "$WORK/emulator.out"
 echo "emulator: $URL (pid $EMU_PID); EODAG $EODAG_VERSION from $EODAG_VENV"
 
 # Point EODAG's peps provider at the emulator (names as in eodag/resources/providers.yml).

@@ -40,13 +40,7 @@ read -r -a EXTRA_ARGS <<< "${EMULATOR_ARGS:-}"
     ${EXTRA_ARGS[@]+"${EXTRA_ARGS[@]}"} \
     > "$WORK/emulator.out" 2> "$WORK/requests.log" &
 EMU_PID=$!
-URL=""
-for _ in $(seq 50); do
-    URL="$(grep -o 'http://127\.0\.0\.1:[0-9]*' "$WORK/emulator.out" | head -n 1 || true)"
-    [ -n "$URL" ] && break
-    sleep 0.2
-done
-[ -n "$URL" ] || { echo "emulator did not start:"; cat "$WORK/emulator.out" "$WORK/requests.log"; exit 1; }
+emulator_url "$WORK/emulator.out" "$WORK/requests.log"
 # The demo key, as the emulator announces it (public, but still never printed here).
 API_KEY="$(sed -n 's/^Demo API key: \([^ ]*\).*/\1/p' "$WORK/emulator.out" | head -n 1)"
 [ -n "$API_KEY" ] || { echo "the emulator did not announce its demo API key"; exit 1; }

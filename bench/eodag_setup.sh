@@ -18,3 +18,15 @@ work_folder() {
     EMU_PID=""
     trap 'if [ -n "$EMU_PID" ]; then kill "$EMU_PID" 2>/dev/null || true; wait "$EMU_PID" 2>/dev/null || true; fi; rm -rf "$WORK"' EXIT
 }
+
+# emulator_url FILE [MORE_FILES...]: URL, the emulator's address read off the first line it
+# prints to FILE (it starts on a free port); exits naming what it printed if it never comes.
+emulator_url() {
+    URL=""
+    for _ in $(seq 50); do
+        URL="$(grep -o 'http://127\.0\.0\.1:[0-9]*' "$1" | head -n 1 || true)"
+        [ -n "$URL" ] && return 0
+        sleep 0.2
+    done
+    echo "emulator did not start:"; cat "$@"; exit 1
+}

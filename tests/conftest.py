@@ -26,14 +26,9 @@ def peps_server(emulator_cache_dir: Path) -> Iterator[PepsEmulator]:
     Yields the :class:`PepsEmulator`: ``peps_server.url`` is the base URL; ``.catalogue``,
     ``.faults``, ``.jobs`` and ``.requests()`` are the handles tests steer and inspect.
     """
-    emulator = PepsEmulator(
-        staging_delay=0.5, cache_dir=str(emulator_cache_dir), job_timeline=TEST_JOB_TIMELINE
-    )
-    emulator.start()
-    try:
+    with PepsEmulator(staging_delay=0.5, cache_dir=str(emulator_cache_dir),
+                      job_timeline=TEST_JOB_TIMELINE) as emulator:
         yield emulator
-    finally:
-        emulator.stop()
 
 
 @pytest.fixture

@@ -25,12 +25,8 @@ def geodes_server(emulator_cache_dir: Path) -> Iterator[GeodesEmulator]:
     ``.faults``, ``.set_quota()``, the settings and ``.requests()`` are what tests steer and read.
     It shares the PEPS emulator's session cache of product zips (``emulator_cache_dir``).
     """
-    emulator = GeodesEmulator(cache_dir=str(emulator_cache_dir), online_delay=TEST_ONLINE_DELAY)
-    emulator.start()
-    try:
+    with GeodesEmulator(cache_dir=str(emulator_cache_dir), online_delay=TEST_ONLINE_DELAY) as emulator:
         yield emulator
-    finally:
-        emulator.stop()
 
 
 @pytest.fixture
