@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -40,6 +41,42 @@ def user_free_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.chdir(tmp_path)
+
+
+class Trap:
+    """A listening socket on loopback set as every proxy: a request bound off this machine
+    comes here instead of the network (loopback, the emulators, is left out)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        proxy = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY",
+                     "all_proxy"):
+            monkeypatch.setenv(name, proxy)
+        for name in ("NO_PROXY", "no_proxy"):
+            monkeypatch.setenv(name, "127.0.0.1,localhost")
+
+    def nothing_came(self) -> bool:
+        self.sock.setblocking(False)
+        try:
+            connection, _ = self.sock.accept()
+        except BlockingIOError:
+            return True
+        connection.close()
+        return False
+
+
+@pytest.fixture
+def outside_trap(monkeypatch: pytest.MonkeyPatch) -> Iterator[Trap]:
+    """Every request the scripts would send off this machine goes to a :class:`Trap`
+    instead; ``outside_trap.nothing_came()`` says whether none did."""
+    trap = Trap(monkeypatch)
+    try:
+        yield trap
+    finally:
+        trap.sock.close()
 
 
 @pytest.fixture

@@ -12,8 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import shlex
-import socket
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -98,34 +96,6 @@ def probes(emu) -> list[dict]:
 
 def files_under(folder: Path) -> set[Path]:
     return {p for p in folder.rglob("*")}
-
-
-@pytest.fixture
-def no_way_out(monkeypatch) -> Iterator[socket.socket]:
-    """Every HTTP(S) request the scripts would send off this machine goes to a listening
-    socket of the test (as a proxy) instead: the test checks after that none came."""
-    trap = socket.socket()
-    trap.bind(("127.0.0.1", 0))
-    trap.listen(8)
-    proxy = f"http://127.0.0.1:{trap.getsockname()[1]}"
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy"):
-        monkeypatch.setenv(name, proxy)
-    for name in ("NO_PROXY", "no_proxy"):
-        monkeypatch.delenv(name, raising=False)
-    try:
-        yield trap
-    finally:
-        trap.close()
-
-
-def nothing_came(trap: socket.socket) -> bool:
-    trap.setblocking(False)
-    try:
-        connection, _ = trap.accept()
-    except BlockingIOError:
-        return True
-    connection.close()
-    return False
 
 
 # -- full_maja_process.py on GEODES ---------------------------------------------------------
@@ -412,7 +382,7 @@ def test_peps_maja_scripts_refuse_on_geodes(geodes_server, capsys, tmp_path, mon
 
 
 @pytest.mark.parametrize("script", ["process", "download"])
-def test_peps_maja_scripts_refuse_on_the_default_service(capsys, tmp_path, no_way_out,
+def test_peps_maja_scripts_refuse_on_the_default_service(capsys, tmp_path, outside_trap,
                                                          script) -> None:
     """No --url, no --provider: GEODES, PEPS's successor, is the default; the seeds' command
     lines (with their PEPS account file) are refused before anything is sent or written."""
@@ -422,7 +392,7 @@ def test_peps_maja_scripts_refuse_on_the_default_service(capsys, tmp_path, no_wa
     before = files_under(tmp_path)
     line = refused(peps_maja_process if script == "process" else peps_maja_download, argv, capsys)
     assert "PEPS" in line and "closed" in line
-    assert nothing_came(no_way_out)
+    assert outside_trap.nothing_came()
     assert files_under(tmp_path) == before
 
 

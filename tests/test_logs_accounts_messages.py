@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -31,40 +29,8 @@ STAMP = re.compile(r"^\d{4}-\d\d-\d\d[T ][\d:.]+(?:Z|[+-]\d\d:?\d\d)? ")  # a cr
 
 
 @pytest.fixture(autouse=True)
-def _clean_environment(monkeypatch, tmp_path) -> None:
-    for name in ("GEODES_API_KEY", "PEPS_PROVIDER", "PEPS_URL", "PEPS_USER", "PEPS_PASSWORD"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+def _no_netrc(user_free_environment, monkeypatch, tmp_path) -> None:
     monkeypatch.setenv("NETRC", str(tmp_path / "no-netrc"))
-    monkeypatch.chdir(tmp_path)
-
-
-@pytest.fixture
-def trap(monkeypatch) -> Iterator[socket.socket]:
-    """Every request to a host other than this machine goes to this listening socket (as a
-    proxy) instead of the network: the test checks that none came."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(8)
-    proxy = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy"):
-        monkeypatch.setenv(name, proxy)
-    for name in ("NO_PROXY", "no_proxy"):
-        monkeypatch.setenv(name, "127.0.0.1,localhost")
-    try:
-        yield sock
-    finally:
-        sock.close()
-
-
-def nothing_came(sock: socket.socket) -> bool:
-    sock.setblocking(False)
-    try:
-        connection, _ = sock.accept()
-    except BlockingIOError:
-        return True
-    connection.close()
-    return False
 
 
 # -- helpers --------------------------------------------------------------------------------
@@ -127,7 +93,7 @@ def files_under(folder: Path) -> dict[Path, bytes]:
 
 
 def test_a_peps_log_is_followed_on_its_own_server_without_url(peps_server, account_file,
-                                                              capsys, tmp_path, trap) -> None:
+                                                              capsys, tmp_path, outside_trap) -> None:
     emu = peps_server
     job_id = submit_peps(emu, capsys, account_file, tmp_path / "job.log")
     emu.jobs.set(job_id, "FINISHED")
@@ -138,12 +104,12 @@ def test_a_peps_log_is_followed_on_its_own_server_without_url(peps_server, accou
     assert zips(tmp_path / "out") == valid_results(emu, job_id)
     assert refreshes(emu) and {r["host"] for r in emu.log} == {emu.url.split("//")[1]}
     assert not [r for r in emu.log if r["path"].startswith("/api/")]  # no probe either
-    assert "written for" not in err and nothing_came(trap)
+    assert "written for" not in err and outside_trap.nothing_came()
 
 
 def test_an_original_xml_log_is_followed_on_its_status_urls_server(peps_server, account_file,
                                                                    capsys, tmp_path,
-                                                                   trap) -> None:
+                                                                   outside_trap) -> None:
     """The original tool's log (the raw answer) names no server: its status URL does."""
     emu = peps_server
     job_id = submit_peps(emu, capsys, account_file, tmp_path / "modern.log")
@@ -156,11 +122,11 @@ def test_an_original_xml_log_is_followed_on_its_status_urls_server(peps_server, 
                          "Full_Maja.log", "-w", "out", *FAST)
     assert code == 0, err
     assert zips(tmp_path / "out") == valid_results(emu, job_id)
-    assert refreshes(emu) and nothing_came(trap)
+    assert refreshes(emu) and outside_trap.nothing_came()
 
 
 def test_a_geodes_log_is_followed_on_its_own_server_without_url(geodes_server, geodes_key_file,
-                                                                capsys, tmp_path, trap) -> None:
+                                                                capsys, tmp_path, outside_trap) -> None:
     emu = geodes_server
     write_geodes_log(emu, capsys, tmp_path / "series.log")
     emu.log_clear()
@@ -168,7 +134,7 @@ def test_a_geodes_log_is_followed_on_its_own_server_without_url(geodes_server, g
                          "series.log", "-w", "out", *FAST)
     assert code == 0, err
     assert len(zips(tmp_path / "out")) == 5 and "done" in out
-    assert emu.searches() and emu.downloads() and nothing_came(trap)
+    assert emu.searches() and emu.downloads() and outside_trap.nothing_came()
     assert all(r["key_ok"] for r in emu.downloads())
 
 
@@ -300,7 +266,7 @@ def test_a_log_named_explicitly_keeps_its_error(peps_server, account_file, capsy
 
 
 def test_no_log_given_uses_the_only_full_maja_log_here(peps_server, account_file, capsys,
-                                                       tmp_path, trap) -> None:
+                                                       tmp_path, outside_trap) -> None:
     emu = peps_server
     name = "FULL_MAJA_36TWQ_R064_2019-03-01_2019-05-01.log"
     code, _, err = run(full_maja_process, capsys, "-a", str(account_file), *PEPS_SHORT,
@@ -314,7 +280,7 @@ def test_no_log_given_uses_the_only_full_maja_log_here(peps_server, account_file
     code, out, err = run(full_maja_download, capsys, "-a", str(account_file), *FAST)
     assert code == E.NOT_READY, err
     assert f"following {name}" in err and emu_job.id in out
-    assert refreshes(emu) and nothing_came(trap)
+    assert refreshes(emu) and outside_trap.nothing_came()
 
 
 def test_no_log_given_and_several_here_names_them(peps_server, account_file, capsys,
@@ -436,7 +402,7 @@ def test_a_geodes_key_with_blanks_around_is_trimmed_inside_refused(geodes_server
 # -- 9. messages that name their cause -------------------------------------------------------
 
 
-def test_a_bad_peps_url_is_blamed_on_peps_url(peps_server, capsys, monkeypatch, trap) -> None:
+def test_a_bad_peps_url_is_blamed_on_peps_url(peps_server, capsys, monkeypatch, outside_trap) -> None:
     emu = peps_server
     host_port = emu.url.split("//")[1]
     monkeypatch.setenv("PEPS_URL", host_port)
@@ -446,7 +412,7 @@ def test_a_bad_peps_url_is_blamed_on_peps_url(peps_server, capsys, monkeypatch, 
     line = one_error(err, "peps_download.py")
     assert line.startswith("peps_download.py: error: PEPS_URL")
     assert f"did you mean http://{host_port}?" in line
-    assert emu.log == [] and nothing_came(trap)
+    assert emu.log == [] and outside_trap.nothing_came()
 
 
 @pytest.mark.parametrize(("url", "meant"), [
@@ -454,13 +420,13 @@ def test_a_bad_peps_url_is_blamed_on_peps_url(peps_server, capsys, monkeypatch, 
     ("geodes-portal.cnes.fr/", "https://geodes-portal.cnes.fr"),
     ("localhost:8642", "http://localhost:8642"),
 ])
-def test_a_url_without_scheme_suggests_one(capsys, trap, url, meant) -> None:
+def test_a_url_without_scheme_suggests_one(capsys, outside_trap, url, meant) -> None:
     code, _, err = run(peps_download, capsys, "-t", "31TCJ", "-d", "2017-01-01", "-f",
                        "2017-01-05", "-n", "--json", "", "--url", url)
     assert code == E.BAD_INPUT
     line = one_error(err, "peps_download.py")
     assert line.startswith("peps_download.py: error: --url") and f"did you mean {meant}?" in line
-    assert nothing_came(trap)
+    assert outside_trap.nothing_came()
 
 
 @pytest.mark.parametrize(("service", "path"), [
