@@ -385,11 +385,6 @@ def download_url_of(product: Product) -> str:
     return url if "?" in url else url + "?issuerId=peps"
 
 
-def request_staging(client: Client, product: Product) -> bool:
-    """Ask PEPS for a tape product, which starts staging; True if it is on disk already."""
-    return PepsResto(client).request_staging(product)
-
-
 def collection_of(name: str) -> str:
     return {"S1": "S1", "S2": "S2ST", "S3": "S3"}.get(name[:2].upper(), "S2ST")
 
